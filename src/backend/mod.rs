@@ -1,0 +1,100 @@
+//! The one interface every backend implements: a single Redis server today,
+//! Redis Cluster and the embedded `memory://` store beside it.
+//!
+//! Commands travel as raw argument vectors (the Redis protocol's own shape), so
+//! every helper is written once, against this trait, whatever the backend.
+
+pub mod redis;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::error::Result;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One command: its name then its arguments, as bytes.
+pub type Args = Vec<Vec<u8>>;
+
+/// A reply, independent of the driver that produced it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reply {
+  Nil,
+  Int(i64),
+  Bulk(Vec<u8>),
+  Status(String),
+  Double(f64),
+  Bool(bool),
+  Array(Vec<Reply>),
+  /// A server error nested in an array reply (a top-level one is an `Err`).
+  Error(String),
+}
+
+impl Reply {
+  pub fn as_int(&self) -> Option<i64> {
+    match self {
+      Reply::Int(n) => Some(*n),
+      Reply::Bulk(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+      _ => None,
+    }
+  }
+}
+
+/// Connection life-cycle notifications, surfaced as the client's events.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+  Ready,
+  Error(crate::error::Error),
+  Reconnecting { attempt: u32, delay_ms: u64 },
+  End,
+}
+
+pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
+
+/// Whether the backend can take commands now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Health {
+  Ready,
+  Connecting,
+  Down,
+  Closed,
+}
+
+pub trait Backend: Send + Sync {
+  /// A short name for `health()`: `redis`, `cluster`, `memory`.
+  fn name(&self) -> &'static str;
+
+  /// Resolves once the first connection attempt has ended, with its outcome.
+  fn first_connect(&self) -> BoxFuture<'_, Result<()>>;
+
+  /// Runs `cmds` as one pipeline; each command keeps its own result. While
+  /// disconnected every command fails at once with `ERR_UNAVAILABLE`: nothing
+  /// is queued for a later replay.
+  fn exec(&self, cmds: Vec<Args>) -> BoxFuture<'_, Vec<Result<Reply>>>;
+
+  /// Deletes every key matching the glob `pattern` (already prefixed) by
+  /// SCAN + UNLINK in batches of about `batch` keys, on every master, to the
+  /// end of the keyspace. Returns how many keys were deleted.
+  fn delete_matching(&self, pattern: Vec<u8>, batch: usize) -> BoxFuture<'_, Result<u64>>;
+
+  fn health(&self) -> Health;
+
+  /// Ends every task, timer and socket the backend owns.
+  fn close(&self);
+}
+
+/// Runs one command and returns its reply.
+pub async fn exec_one(backend: &dyn Backend, args: Args) -> Result<Reply> {
+  backend
+    .exec(vec![args])
+    .await
+    .pop()
+    .unwrap_or_else(|| Err(crate::error::Error::unavailable("no reply")))
+}
+
+/// Builds an argument vector from anything byte-like.
+#[macro_export]
+macro_rules! args {
+  ($($a:expr),* $(,)?) => { vec![$(AsRef::<[u8]>::as_ref(&$a).to_vec()),*] };
+}

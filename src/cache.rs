@@ -1,0 +1,200 @@
+//! The cache's Rust half: the L1 tier's bookkeeping and the cache counters.
+//!
+//! The JS layer runs loaders and keeps parsed values; it asks this module,
+//! synchronously, whether the version it holds for a key is still valid. A
+//! valid answer is a local hit and is counted here, in the same call, so an
+//! L1 hit stays one native call with no tokio hop.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::local::{LocalConfig, LocalStats, LocalTier, Removed, SystemClock};
+
+/// Events the JS layer reports for the paths it drives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheEvent {
+  RemoteHit,
+  Miss,
+  Load,
+  Error,
+}
+
+impl CacheEvent {
+  pub fn from_code(code: u32) -> Option<CacheEvent> {
+    match code {
+      0 => Some(CacheEvent::RemoteHit),
+      1 => Some(CacheEvent::Miss),
+      2 => Some(CacheEvent::Load),
+      3 => Some(CacheEvent::Error),
+      _ => None,
+    }
+  }
+}
+
+#[derive(Default)]
+struct Counters {
+  local_hits: AtomicU64,
+  remote_hits: AtomicU64,
+  misses: AtomicU64,
+  loads: AtomicU64,
+  errors: AtomicU64,
+}
+
+/// A snapshot of the cache counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CacheSnapshot {
+  pub local_hits: u64,
+  pub remote_hits: u64,
+  pub misses: u64,
+  pub loads: u64,
+  pub errors: u64,
+  pub local: LocalStats,
+}
+
+impl CacheSnapshot {
+  pub fn hits(&self) -> u64 {
+    self.local_hits + self.remote_hits
+  }
+
+  pub fn hit_rate(&self) -> f64 {
+    let reads = self.hits() + self.misses;
+    if reads == 0 {
+      0.0
+    } else {
+      self.hits() as f64 / reads as f64
+    }
+  }
+}
+
+pub struct Cache {
+  local: Option<LocalTier>,
+  counters: Counters,
+}
+
+impl Cache {
+  pub fn new(local: Option<LocalConfig>) -> Self {
+    Cache {
+      local: local.map(|cfg| LocalTier::new(cfg, Arc::new(SystemClock::new()))),
+      counters: Counters::default(),
+    }
+  }
+
+  pub fn local_enabled(&self) -> bool {
+    self.local.is_some()
+  }
+
+  /// A read that the JS layer may answer from its parsed copy of `version`.
+  pub fn local_hit(&self, key: &str, version: u64) -> bool {
+    let hit = self
+      .local
+      .as_ref()
+      .is_some_and(|l| l.check(key, version, true));
+    if hit {
+      self.counters.local_hits.fetch_add(1, Ordering::Relaxed);
+    }
+    hit
+  }
+
+  /// Like `local_hit` but neither counts nor changes recency.
+  pub fn local_peek(&self, key: &str, version: u64) -> bool {
+    self
+      .local
+      .as_ref()
+      .is_some_and(|l| l.check(key, version, false))
+  }
+
+  /// Records a value of `value_bytes` serialized bytes; the version to keep beside it.
+  pub fn local_insert(
+    &self,
+    key: &str,
+    value_bytes: usize,
+    ttl_ms: u64,
+    tags: &[String],
+  ) -> Option<u64> {
+    self.local.as_ref()?.insert(key, value_bytes, ttl_ms, tags)
+  }
+
+  pub fn local_remove<S: AsRef<str>>(&self, keys: &[S]) -> usize {
+    self.local.as_ref().map_or(0, |l| l.remove_many(keys))
+  }
+
+  pub fn local_remove_matching(&self, pattern: &str) -> usize {
+    self
+      .local
+      .as_ref()
+      .map_or(0, |l| l.remove_matching(pattern))
+  }
+
+  pub fn local_remove_tags<S: AsRef<str>>(&self, tags: &[S]) -> usize {
+    self.local.as_ref().map_or(0, |l| l.remove_tags(tags))
+  }
+
+  pub fn local_clear(&self) -> usize {
+    self.local.as_ref().map_or(0, |l| l.clear())
+  }
+
+  /// Keys whose parsed copies JS must drop; `None` means drop them all.
+  pub fn take_removed(&self) -> Option<Vec<String>> {
+    match self.local.as_ref().map(|l| l.take_removed()) {
+      None => Some(Vec::new()),
+      Some(Removed::Keys(keys)) => Some(keys),
+      Some(Removed::All) => None,
+    }
+  }
+
+  pub fn record(&self, event: CacheEvent) {
+    let counter = match event {
+      CacheEvent::RemoteHit => &self.counters.remote_hits,
+      CacheEvent::Miss => &self.counters.misses,
+      CacheEvent::Load => &self.counters.loads,
+      CacheEvent::Error => &self.counters.errors,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+  }
+
+  pub fn snapshot(&self) -> CacheSnapshot {
+    let c = &self.counters;
+    CacheSnapshot {
+      local_hits: c.local_hits.load(Ordering::Relaxed),
+      remote_hits: c.remote_hits.load(Ordering::Relaxed),
+      misses: c.misses.load(Ordering::Relaxed),
+      loads: c.loads.load(Ordering::Relaxed),
+      errors: c.errors.load(Ordering::Relaxed),
+      local: self.local.as_ref().map(|l| l.stats()).unwrap_or_default(),
+    }
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn a_local_hit_is_counted_in_the_same_call() {
+    let cache = Cache::new(Some(LocalConfig::default()));
+    let v = cache.local_insert("k", 10, 1_000, &[]);
+    assert!(v.is_some());
+    let v = v.unwrap_or(0);
+    assert!(cache.local_hit("k", v));
+    assert!(!cache.local_hit("k", v + 1));
+    assert!(cache.local_peek("k", v));
+    cache.record(CacheEvent::Miss);
+    let s = cache.snapshot();
+    assert_eq!((s.local_hits, s.misses, s.hits()), (1, 1, 1));
+    assert!((s.hit_rate() - 0.5).abs() < f64::EPSILON);
+  }
+
+  #[test]
+  fn without_a_local_tier_nothing_is_cached() {
+    let cache = Cache::new(None);
+    assert_eq!(cache.local_insert("k", 10, 1_000, &[]), None);
+    assert!(!cache.local_hit("k", 1));
+    assert_eq!(cache.take_removed(), Some(Vec::new()));
+  }
+
+  #[test]
+  fn unknown_event_codes_are_refused() {
+    assert_eq!(CacheEvent::from_code(9), None);
+    assert_eq!(CacheEvent::from_code(2), Some(CacheEvent::Load));
+  }
+}

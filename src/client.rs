@@ -1,0 +1,220 @@
+//! The client core: one backend, the bridge to JS, the cache and counters.
+//!
+//! Every request carries an id chosen by JS; its outcome comes back through
+//! the bridge under that id. Nothing here blocks the JS thread.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::args;
+use crate::backend::redis::RedisBackend;
+use crate::backend::{exec_one, Args, Backend, Event, EventSink, Health, Reply};
+use crate::bridge::{Bridge, Decode, Done, Wake};
+use crate::cache::Cache;
+use crate::config::{Config, Target};
+use crate::error::{Error, Result};
+use crate::metrics::Counters;
+use crate::{info, invalidate};
+
+pub struct ClientCore {
+  pub config: Config,
+  pub backend: Arc<dyn Backend>,
+  pub bridge: Arc<Bridge>,
+  pub cache: Arc<Cache>,
+  pub counters: Arc<Counters>,
+  closed: AtomicBool,
+}
+
+impl ClientCore {
+  pub fn new(config: Config, wake: Wake) -> Result<Self> {
+    let bridge = Arc::new(Bridge::new(wake));
+    let counters = Arc::new(Counters::default());
+    let cache = Arc::new(Cache::new(config.local.clone()));
+    let events = event_sink(bridge.clone(), counters.clone(), cache.clone());
+    let backend: Arc<dyn Backend> = match &config.target {
+      Target::Redis(url) => Arc::new(RedisBackend::start(
+        url,
+        config.connect_timeout,
+        config.command_timeout,
+        events,
+      )?),
+    };
+    Ok(ClientCore {
+      config,
+      backend,
+      bridge,
+      cache,
+      counters,
+      closed: AtomicBool::new(false),
+    })
+  }
+
+  fn is_closed(&self) -> bool {
+    self.closed.load(Ordering::Acquire)
+  }
+
+  /// Runs `work` on tokio and completes request `id` with its outcome.
+  fn spawn<F>(&self, id: u32, decode: Decode, work: F)
+  where
+    F: Future<Output = Result<Reply>> + Send + 'static,
+  {
+    if self.is_closed() {
+      self.bridge.started(1);
+      self.bridge.complete([Done::Err(id, Error::closed())]);
+      return;
+    }
+    self.bridge.started(1);
+    let bridge = self.bridge.clone();
+    let counters = self.counters.clone();
+    napi::bindgen_prelude::spawn(async move {
+      let done = match work.await {
+        Ok(reply) => Done::Ok(id, reply, decode),
+        Err(err) => {
+          counters.failed(&err);
+          Done::Err(id, err)
+        }
+      };
+      bridge.complete([done]);
+    });
+  }
+
+  /// Resolves when the first connection attempt has ended; rejects only with `failFast`.
+  pub fn connect(&self, id: u32) {
+    let backend = self.backend.clone();
+    let fail_fast = self.config.fail_fast;
+    self.spawn(id, Decode::Text, async move {
+      match backend.first_connect().await {
+        Err(err) if fail_fast => Err(err),
+        _ => Ok(Reply::Nil),
+      }
+    });
+  }
+
+  /// Sends one microtask's commands as one pipeline.
+  pub fn submit(&self, ids: Vec<u32>, decodes: Vec<Decode>, cmds: Vec<Args>) {
+    let n = ids.len();
+    self.bridge.started(n);
+    if self.is_closed() {
+      self
+        .bridge
+        .complete(ids.into_iter().map(|id| Done::Err(id, Error::closed())));
+      return;
+    }
+    let backend = self.backend.clone();
+    let bridge = self.bridge.clone();
+    let counters = self.counters.clone();
+    napi::bindgen_prelude::spawn(async move {
+      counters.sent(n);
+      let results = backend.exec(cmds).await;
+      let done =
+        ids
+          .into_iter()
+          .zip(decodes)
+          .zip(results)
+          .map(|((id, decode), result)| match result {
+            Ok(reply) => Done::Ok(id, reply, decode),
+            Err(err) => {
+              counters.failed(&err);
+              Done::Err(id, err)
+            }
+          });
+      bridge.complete(done);
+    });
+  }
+
+  /// Writes a cache entry and its tag memberships in one pipeline.
+  pub fn cache_write(&self, id: u32, key: String, value: Vec<u8>, ttl_ms: u64, tags: Vec<String>) {
+    let prefix = self.config.key_prefix.clone();
+    let backend = self.backend.clone();
+    let counters = self.counters.clone();
+    self.spawn(id, Decode::Text, async move {
+      let full = format!("{prefix}{key}");
+      let mut cmds = vec![args![b"SET", full, value, b"PX", ttl_ms.to_string()]];
+      cmds.extend(invalidate::tag_commands(&prefix, &full, &tags, ttl_ms));
+      counters.sent(cmds.len());
+      let mut replies = backend.exec(cmds).await.into_iter();
+      let set = replies
+        .next()
+        .unwrap_or_else(|| Err(Error::unavailable("no reply")));
+      replies.try_fold((), |_, r| r.map(|_| ()))?;
+      set
+    });
+  }
+
+  pub fn invalidate(&self, id: u32, pattern: String) {
+    let (backend, cache, prefix) = self.parts();
+    self.spawn(id, Decode::Text, async move {
+      let n = invalidate::by_pattern(&*backend, &cache, &prefix, &pattern).await?;
+      Ok(Reply::Int(n as i64))
+    });
+  }
+
+  pub fn invalidate_tags(&self, id: u32, tags: Vec<String>) {
+    let (backend, cache, prefix) = self.parts();
+    self.spawn(id, Decode::Text, async move {
+      let n = invalidate::by_tags(&*backend, &cache, &prefix, &tags).await?;
+      Ok(Reply::Int(n as i64))
+    });
+  }
+
+  /// Round trip of a PING in milliseconds.
+  pub fn ping(&self, id: u32) {
+    let backend = self.backend.clone();
+    self.spawn(id, Decode::Text, async move {
+      let start = Instant::now();
+      exec_one(&*backend, args![b"PING"]).await?;
+      Ok(Reply::Double(start.elapsed().as_secs_f64() * 1000.0))
+    });
+  }
+
+  /// INFO, summarized as JSON text.
+  pub fn server_info(&self, id: u32) {
+    let backend = self.backend.clone();
+    self.spawn(id, Decode::Text, async move {
+      let reply = exec_one(&*backend, args![b"INFO"]).await?;
+      let text = match reply {
+        Reply::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
+        _ => String::new(),
+      };
+      Ok(Reply::Bulk(info::summarize(&text).into_bytes()))
+    });
+  }
+
+  pub fn health(&self) -> Health {
+    self.backend.health()
+  }
+
+  /// Ends the backend's tasks and sockets and releases the bridge.
+  pub fn close(&self) {
+    if self.closed.swap(true, Ordering::AcqRel) {
+      return;
+    }
+    self.backend.close();
+    self.cache.local_clear();
+    self.bridge.close();
+  }
+
+  fn parts(&self) -> (Arc<dyn Backend>, Arc<Cache>, String) {
+    (
+      self.backend.clone(),
+      self.cache.clone(),
+      self.config.key_prefix.clone(),
+    )
+  }
+}
+
+/// Forwards backend events to JS and counts reconnections (every `Ready`
+/// after the first). A reconnection flushes the L1: writes made while this
+/// client was cut off never evicted its copies.
+fn event_sink(bridge: Arc<Bridge>, counters: Arc<Counters>, cache: Arc<Cache>) -> EventSink {
+  let seen_ready = AtomicBool::new(false);
+  Arc::new(move |event: Event| {
+    if event == Event::Ready && seen_ready.swap(true, Ordering::AcqRel) {
+      counters.reconnected();
+      cache.local_clear();
+    }
+    bridge.complete([Done::Event(event)]);
+  })
+}

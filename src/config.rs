@@ -1,0 +1,296 @@
+//! Client options: validated once, at construction, naming the option at fault.
+//!
+//! Durations arrive from JavaScript already in milliseconds (the JS layer owns
+//! the one `Duration` parser, since per-call TTLs are parsed on the hot path).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use napi_derive::napi;
+
+use crate::error::{Error, Result};
+use crate::local::LocalConfig;
+
+/// Options of the native client, as the JS layer hands them over.
+#[napi(object)]
+#[derive(Default)]
+pub struct NativeOptions {
+  /// `redis://[user:pass@]host:port/db`; when absent: `REDIS_URL`, else
+  /// `REDIS_HOST`/`REDIS_PORT`/`REDIS_PASSWORD`/`REDIS_DB`, else `redis://127.0.0.1:6379`.
+  pub url: Option<String>,
+  /// Prepended to every key. Default: none.
+  pub key_prefix: Option<String>,
+  /// TTL in ms of cache entries written without one. Default 300,000.
+  pub default_ttl_ms: Option<f64>,
+  /// `false` disables the L1 tier.
+  pub local_enabled: Option<bool>,
+  /// Most L1 entries. Default 10,000.
+  pub local_max_entries: Option<f64>,
+  /// Most L1 bytes (keys plus serialized values). Default 64 MiB.
+  pub local_max_bytes: Option<f64>,
+  /// Longest L1 lifetime in ms. Default 60,000.
+  pub local_ttl_ms: Option<f64>,
+  /// Connection attempt bound in ms. Default 2,000.
+  pub connect_timeout_ms: Option<f64>,
+  /// Reply bound in ms for every command. Default 1,000.
+  pub command_timeout_ms: Option<f64>,
+  /// Reject the first connect when Redis is unreachable. Default false.
+  pub fail_fast: Option<bool>,
+  /// `REDIS_URL`, `REDIS_HOST`, `REDIS_PORT`, `REDIS_PASSWORD`, `REDIS_DB` as
+  /// Node sees them (`process.env`, which Jest sandboxes per test file).
+  pub env: Option<HashMap<String, String>>,
+}
+
+/// Where the client connects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+  /// A single Redis server, by URL.
+  Redis(String),
+}
+
+/// Validated client configuration.
+#[derive(Debug)]
+pub struct Config {
+  pub target: Target,
+  pub key_prefix: String,
+  pub default_ttl_ms: u64,
+  pub local: Option<LocalConfig>,
+  pub connect_timeout: Duration,
+  pub command_timeout: Duration,
+  pub fail_fast: bool,
+}
+
+const DEFAULT_URL: &str = "redis://127.0.0.1:6379";
+
+impl Config {
+  /// Validates `opts`; the URL falls back on the environment JS handed over.
+  pub fn from_options(mut opts: NativeOptions) -> Result<Config> {
+    let env = opts.env.take().unwrap_or_default();
+    let url = resolve_url(opts.url.take(), &|name: &str| env.get(name).cloned())?;
+    let defaults = LocalConfig::default();
+    let local = if opts.local_enabled == Some(false) {
+      None
+    } else {
+      Some(LocalConfig {
+        max_entries: count(
+          "local.maxEntries",
+          opts.local_max_entries,
+          defaults.max_entries,
+        )?,
+        max_bytes: count("local.maxBytes", opts.local_max_bytes, defaults.max_bytes)?,
+        ttl_ms: millis("local.ttl", opts.local_ttl_ms, defaults.ttl_ms)?,
+      })
+    };
+    Ok(Config {
+      target: Target::Redis(url),
+      key_prefix: opts.key_prefix.unwrap_or_default(),
+      default_ttl_ms: millis("defaultTtl", opts.default_ttl_ms, 300_000)?,
+      local,
+      connect_timeout: Duration::from_millis(millis(
+        "connectTimeoutMs",
+        opts.connect_timeout_ms,
+        2_000,
+      )?),
+      command_timeout: Duration::from_millis(millis(
+        "commandTimeoutMs",
+        opts.command_timeout_ms,
+        1_000,
+      )?),
+      fail_fast: opts.fail_fast.unwrap_or(false),
+    })
+  }
+}
+
+/// The explicit URL, else the environment, else the local default; checked
+/// to be a Redis URL without echoing it (it may hold a password).
+fn resolve_url(explicit: Option<String>, env: &impl Fn(&str) -> Option<String>) -> Result<String> {
+  let non_empty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+  let url = match non_empty(explicit).or_else(|| non_empty(env("REDIS_URL"))) {
+    Some(url) => url,
+    None => match non_empty(env("REDIS_HOST")) {
+      Some(host) => url_from_parts(&host, env),
+      None => DEFAULT_URL.to_string(),
+    },
+  };
+  let scheme_ok = url.starts_with("redis://") || url.starts_with("rediss://");
+  let parsed = redis::IntoConnectionInfo::into_connection_info(url.as_str());
+  let db_ok = parsed
+    .as_ref()
+    .is_ok_and(|info| info.redis_settings().db() >= 0);
+  if !scheme_ok || !db_ok {
+    return Err(Error::invalid(
+      "url: not a valid Redis URL (expected redis://[user:pass@]host:port/db)",
+    ));
+  }
+  Ok(url)
+}
+
+fn url_from_parts(host: &str, env: &impl Fn(&str) -> Option<String>) -> String {
+  let port = env("REDIS_PORT").unwrap_or_else(|| "6379".into());
+  let auth = env("REDIS_PASSWORD")
+    .filter(|p| !p.is_empty())
+    .map(|p| format!(":{}@", percent_encode(&p)))
+    .unwrap_or_default();
+  let db = env("REDIS_DB").map(|d| format!("/{d}")).unwrap_or_default();
+  format!("redis://{auth}{host}:{port}{db}")
+}
+
+/// Percent-encodes a URL userinfo component (passwords may hold `@`, `:` or `/`).
+fn percent_encode(s: &str) -> String {
+  s.bytes()
+    .map(|b| match b {
+      b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+        (b as char).to_string()
+      }
+      _ => format!("%{b:02X}"),
+    })
+    .collect()
+}
+
+fn millis(name: &str, value: Option<f64>, default: u64) -> Result<u64> {
+  match value {
+    None => Ok(default),
+    Some(v) if v.is_finite() && v > 0.0 && v <= u32::MAX as f64 => Ok(v.ceil() as u64),
+    Some(_) => Err(Error::invalid(format!(
+      "{name} must be a positive, finite duration"
+    ))),
+  }
+}
+
+fn count(name: &str, value: Option<f64>, default: usize) -> Result<usize> {
+  match value {
+    None => Ok(default),
+    Some(v) if v.is_finite() && v >= 1.0 && v.fract() == 0.0 && v <= u32::MAX as f64 => {
+      Ok(v as usize)
+    }
+    Some(_) => Err(Error::invalid(format!("{name} must be a positive integer"))),
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use crate::error::Kind;
+
+  fn with_env(vars: &[(&str, &str)], opts: NativeOptions) -> Result<Config> {
+    let env = vars
+      .iter()
+      .map(|(k, v)| (k.to_string(), v.to_string()))
+      .collect();
+    Config::from_options(NativeOptions {
+      env: Some(env),
+      ..opts
+    })
+  }
+
+  fn url_of(cfg: Result<Config>) -> String {
+    match cfg.map(|c| c.target) {
+      Ok(Target::Redis(url)) => url,
+      Err(e) => panic!("unexpected error {e}"),
+    }
+  }
+
+  #[test]
+  fn explicit_url_wins_over_environment() {
+    let opts = NativeOptions {
+      url: Some("redis://h:1/2".into()),
+      ..Default::default()
+    };
+    assert_eq!(
+      url_of(with_env(&[("REDIS_URL", "redis://e:3")], opts)),
+      "redis://h:1/2"
+    );
+  }
+
+  #[test]
+  fn redis_url_then_parts_then_default() {
+    assert_eq!(
+      url_of(with_env(
+        &[("REDIS_URL", "redis://e:3")],
+        NativeOptions::default()
+      )),
+      "redis://e:3"
+    );
+    let parts = [
+      ("REDIS_HOST", "db.local"),
+      ("REDIS_PORT", "6380"),
+      ("REDIS_PASSWORD", "p@ss"),
+      ("REDIS_DB", "4"),
+    ];
+    assert_eq!(
+      url_of(with_env(&parts, NativeOptions::default())),
+      "redis://:p%40ss@db.local:6380/4"
+    );
+    assert_eq!(url_of(with_env(&[], NativeOptions::default())), DEFAULT_URL);
+  }
+
+  #[test]
+  fn bad_url_is_invalid_and_not_echoed() {
+    let opts = NativeOptions {
+      url: Some("http://user:secret@host".into()),
+      ..Default::default()
+    };
+    let err = with_env(&[], opts)
+      .err()
+      .map(|e| (e.kind(), e.message().to_string()));
+    let (kind, message) = err.unwrap_or((Kind::Redis, String::new()));
+    assert_eq!(kind, Kind::InvalidArgument);
+    assert!(!message.contains("secret"));
+  }
+
+  #[test]
+  fn a_negative_db_is_invalid() {
+    let opts = NativeOptions {
+      url: Some("redis://127.0.0.1:6379/-1".into()),
+      ..Default::default()
+    };
+    assert_eq!(
+      with_env(&[], opts).err().map(|e| e.kind()),
+      Some(Kind::InvalidArgument)
+    );
+  }
+
+  #[test]
+  fn durations_and_counts_are_validated_by_name() {
+    for bad in [f64::NAN, -1.0, 0.0, f64::INFINITY] {
+      let opts = NativeOptions {
+        command_timeout_ms: Some(bad),
+        ..Default::default()
+      };
+      let err = with_env(&[], opts).err().map(|e| e.message().to_string());
+      assert!(err.unwrap_or_default().contains("commandTimeoutMs"));
+    }
+    let opts = NativeOptions {
+      local_max_entries: Some(1.5),
+      ..Default::default()
+    };
+    let err = with_env(&[], opts).err().map(|e| e.message().to_string());
+    assert!(err.unwrap_or_default().contains("local.maxEntries"));
+  }
+
+  #[test]
+  fn defaults_are_bounded() {
+    let cfg = with_env(&[], NativeOptions::default()).ok();
+    let cfg = cfg.as_ref();
+    assert_eq!(
+      cfg.map(|c| c.command_timeout),
+      Some(Duration::from_millis(1000))
+    );
+    assert_eq!(cfg.map(|c| c.default_ttl_ms), Some(300_000));
+    assert_eq!(
+      cfg.and_then(|c| c.local.as_ref()).map(|l| l.max_entries),
+      Some(10_000)
+    );
+  }
+
+  #[test]
+  fn local_false_disables_the_tier() {
+    let opts = NativeOptions {
+      local_enabled: Some(false),
+      ..Default::default()
+    };
+    assert!(with_env(&[], opts)
+      .map(|c| c.local.is_none())
+      .unwrap_or(false));
+  }
+}

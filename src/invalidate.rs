@@ -1,0 +1,165 @@
+//! Pattern and tag invalidation, on the server and in the L1 tier.
+//!
+//! Patterns are user globs relative to the key prefix; the prefix itself is
+//! escaped, so a prefix holding `*` or `[` cannot widen a pattern. Tags are
+//! Redis sets at `<prefix>tag:<tag>` whose members are the (prefixed) keys
+//! written with that tag; each set lives as long as its longest-lived member.
+
+use crate::args;
+use crate::backend::{exec_one, Args, Backend, Reply};
+use crate::cache::Cache;
+use crate::error::Result;
+use crate::glob::has_glob_chars;
+
+/// Keys asked of SCAN per round trip (SCAN's COUNT hint).
+pub const SCAN_BATCH: usize = 1_000;
+
+/// Escapes glob metacharacters so `s` matches only itself.
+pub fn escape_glob(s: &str) -> String {
+  let mut out = String::with_capacity(s.len());
+  for c in s.chars() {
+    if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+      out.push('\\');
+    }
+    out.push(c);
+  }
+  out
+}
+
+/// The Redis key of a tag's member set.
+pub fn tag_key(prefix: &str, tag: &str) -> String {
+  format!("{prefix}tag:{tag}")
+}
+
+/// Commands that add `key` (prefixed) to each tag set and stretch the set's
+/// lifetime to at least `ttl_ms`: `PEXPIRE NX` gives a new set its TTL,
+/// `PEXPIRE GT` extends an older one (GT alone never sets a first TTL).
+pub fn tag_commands(prefix: &str, key: &str, tags: &[String], ttl_ms: u64) -> Vec<Args> {
+  let ttl = ttl_ms.to_string();
+  let mut cmds = Vec::with_capacity(tags.len() * 3);
+  for tag in tags {
+    let set = tag_key(prefix, tag);
+    cmds.push(args![b"SADD", set, key]);
+    cmds.push(args![b"PEXPIRE", set, ttl, b"NX"]);
+    cmds.push(args![b"PEXPIRE", set, ttl, b"GT"]);
+  }
+  cmds
+}
+
+/// The one key a pattern without glob characters matches (its escapes removed).
+fn unescape_glob(pattern: &str) -> String {
+  let mut out = String::with_capacity(pattern.len());
+  let mut chars = pattern.chars();
+  while let Some(c) = chars.next() {
+    out.push(if c == '\\' {
+      chars.next().unwrap_or(c)
+    } else {
+      c
+    });
+  }
+  out
+}
+
+/// Deletes every key matching `pattern` under `prefix`, in Redis and in L1.
+/// A pattern that can match only one key (e.g. one built with `key()`) is a
+/// single UNLINK instead of a walk of the keyspace.
+pub async fn by_pattern(
+  backend: &dyn Backend,
+  cache: &Cache,
+  prefix: &str,
+  pattern: &str,
+) -> Result<u64> {
+  if !has_glob_chars(pattern.as_bytes()) {
+    let key = unescape_glob(pattern);
+    cache.local_remove(&[key.as_str()]);
+    let n = exec_one(backend, args![b"UNLINK", format!("{prefix}{key}")]).await?;
+    return Ok(n.as_int().unwrap_or(0).max(0) as u64);
+  }
+  cache.local_remove_matching(pattern);
+  let full = format!("{}{}", escape_glob(prefix), pattern);
+  let deleted = backend.delete_matching(full.into_bytes(), SCAN_BATCH).await;
+  // A read that was in flight may have refilled L1 from a key just deleted.
+  cache.local_remove_matching(pattern);
+  deleted
+}
+
+/// Deletes every key written with one of `tags`, and the tag sets themselves.
+pub async fn by_tags(
+  backend: &dyn Backend,
+  cache: &Cache,
+  prefix: &str,
+  tags: &[String],
+) -> Result<u64> {
+  cache.local_remove_tags(tags);
+  let mut deleted = 0u64;
+  for tag in tags {
+    let set = tag_key(prefix, tag);
+    let members = match exec_one(backend, args![b"SMEMBERS", set]).await? {
+      Reply::Array(items) => items,
+      _ => Vec::new(),
+    };
+    let keys: Vec<Vec<u8>> = members
+      .into_iter()
+      .filter_map(|m| match m {
+        Reply::Bulk(b) => Some(b),
+        _ => None,
+      })
+      .collect();
+    let local: Vec<String> = keys
+      .iter()
+      .filter_map(|k| {
+        std::str::from_utf8(k)
+          .ok()?
+          .strip_prefix(prefix)
+          .map(str::to_string)
+      })
+      .collect();
+    cache.local_remove(&local);
+    let mut unlink = vec![b"UNLINK".to_vec()];
+    unlink.extend(keys);
+    let mut cmds = vec![args![b"UNLINK", set]];
+    if unlink.len() > 1 {
+      cmds.insert(0, unlink);
+    }
+    let with_keys = cmds.len() == 2;
+    let mut replies = backend.exec(cmds).await.into_iter();
+    if with_keys {
+      if let Some(reply) = replies.next() {
+        deleted += reply?.as_int().unwrap_or(0).max(0) as u64;
+      }
+    }
+    if let Some(reply) = replies.next() {
+      reply?;
+    }
+  }
+  Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use crate::glob::matches;
+
+  #[test]
+  fn an_escaped_prefix_matches_only_itself() {
+    let p = escape_glob("app[1]*:");
+    assert!(matches(format!("{p}*").as_bytes(), b"app[1]*:x"));
+    assert!(!matches(format!("{p}*").as_bytes(), b"app1xx:x"));
+  }
+
+  #[test]
+  fn an_exact_pattern_unescapes_to_its_key() {
+    assert_eq!(unescape_glob("a\\*b"), "a*b");
+    assert_eq!(unescape_glob("plain:1"), "plain:1");
+    assert_eq!(unescape_glob("end\\"), "end\\");
+  }
+
+  #[test]
+  fn tag_sets_get_a_first_ttl_and_then_only_grow() {
+    let cmds = tag_commands("p:", "p:k", &["menu".to_string()], 5_000);
+    assert_eq!(cmds.len(), 3);
+    assert_eq!(cmds[0], args![b"SADD", b"p:tag:menu", b"p:k"]);
+    assert_eq!(cmds[1], args![b"PEXPIRE", b"p:tag:menu", b"5000", b"NX"]);
+    assert_eq!(cmds[2], args![b"PEXPIRE", b"p:tag:menu", b"5000", b"GT"]);
+  }
+}

@@ -1,0 +1,238 @@
+//! ferrocache's napi surface: argument conversion and error mapping only.
+//! The client lives in `client.rs`; the JS layer (`index.js`) wraps this
+//! class into the public API.
+
+#![deny(clippy::unwrap_used)]
+
+mod backend;
+mod bridge;
+mod cache;
+mod client;
+mod config;
+mod error;
+mod glob;
+mod info;
+mod invalidate;
+mod local;
+mod metrics;
+
+use napi::bindgen_prelude::{Buffer, Either, Function};
+use napi_derive::napi;
+
+use crate::bridge::{Decode, Slot};
+use crate::cache::CacheEvent;
+use crate::client::ClientCore;
+use crate::config::{Config, NativeOptions};
+use crate::error::Error;
+
+/// A command argument as JS hands it over.
+type Arg = Either<String, Buffer>;
+
+fn bytes(arg: Arg) -> Vec<u8> {
+  match arg {
+    Either::A(s) => s.into_bytes(),
+    Either::B(b) => b.to_vec(),
+  }
+}
+
+/// Counters of the client, the cache and the L1 tier, read synchronously.
+#[napi(object)]
+pub struct NativeStats {
+  pub commands: f64,
+  pub errors: f64,
+  pub timeouts: f64,
+  pub reconnects: f64,
+  pub in_flight: f64,
+  pub hits: f64,
+  pub hit_rate: f64,
+  pub local_hits: f64,
+  pub remote_hits: f64,
+  pub misses: f64,
+  pub loads: f64,
+  pub cache_errors: f64,
+  pub local_entries: f64,
+  pub local_bytes: f64,
+  pub local_evictions: f64,
+}
+
+#[napi]
+pub struct NativeClient {
+  core: ClientCore,
+}
+
+#[napi]
+impl NativeClient {
+  /// `wake` is called (with no arguments) when results are ready to `drain`.
+  #[napi(constructor)]
+  pub fn new(options: NativeOptions, wake: Function<(), ()>) -> napi::Result<Self> {
+    let config = Config::from_options(options)?;
+    let wake = wake
+      .build_threadsafe_function()
+      .weak::<true>()
+      .callee_handled::<false>()
+      .build()?;
+    Ok(NativeClient {
+      core: ClientCore::new(config, wake)?,
+    })
+  }
+
+  #[napi]
+  pub fn connect(&self, id: u32) {
+    self.core.connect(id);
+  }
+
+  /// One batch: `ids[i]` names `cmds[i]`; `decodes[i]` is 1 for Buffer replies.
+  #[napi]
+  pub fn submit(&self, ids: Vec<u32>, decodes: Vec<u32>, cmds: Vec<Vec<Arg>>) -> napi::Result<()> {
+    if ids.len() != cmds.len() || decodes.len() != cmds.len() {
+      return Err(Error::invalid("submit: ids, decodes and cmds differ in length").into());
+    }
+    let decodes = decodes.into_iter().map(Decode::from_flag).collect();
+    let cmds = cmds
+      .into_iter()
+      .map(|args| args.into_iter().map(bytes).collect())
+      .collect();
+    self.core.submit(ids, decodes, cmds);
+    Ok(())
+  }
+
+  /// Every finished request as `[id, code | null, value]` triples.
+  #[napi]
+  pub fn drain(&self) -> Vec<Slot> {
+    self.core.bridge.drain()
+  }
+
+  #[napi]
+  pub fn cache_write(&self, id: u32, key: String, value: Arg, ttl_ms: f64, tags: Vec<String>) {
+    self
+      .core
+      .cache_write(id, key, bytes(value), ttl_ms.max(1.0) as u64, tags);
+  }
+
+  #[napi]
+  pub fn invalidate(&self, id: u32, pattern: String) {
+    self.core.invalidate(id, pattern);
+  }
+
+  #[napi]
+  pub fn invalidate_tags(&self, id: u32, tags: Vec<String>) {
+    self.core.invalidate_tags(id, tags);
+  }
+
+  #[napi]
+  pub fn ping(&self, id: u32) {
+    self.core.ping(id);
+  }
+
+  #[napi]
+  pub fn server_info(&self, id: u32) {
+    self.core.server_info(id);
+  }
+
+  /// True when `version` of `key` is still valid in L1 (counts a local hit).
+  #[napi]
+  pub fn local_hit(&self, key: String, version: f64) -> bool {
+    self.core.cache.local_hit(&key, version as u64)
+  }
+
+  /// Like `localHit`, without counting or changing recency.
+  #[napi]
+  pub fn local_peek(&self, key: String, version: f64) -> bool {
+    self.core.cache.local_peek(&key, version as u64)
+  }
+
+  /// Records an L1 entry; returns its version, or null when not cached.
+  #[napi]
+  pub fn local_insert(
+    &self,
+    key: String,
+    value_bytes: f64,
+    ttl_ms: f64,
+    tags: Vec<String>,
+  ) -> Option<f64> {
+    self
+      .core
+      .cache
+      .local_insert(&key, value_bytes as usize, ttl_ms.max(0.0) as u64, &tags)
+      .map(|v| v as f64)
+  }
+
+  #[napi]
+  pub fn local_remove(&self, keys: Vec<String>) -> u32 {
+    self.core.cache.local_remove(&keys) as u32
+  }
+
+  /// Keys whose parsed copies JS must drop; null means all of them.
+  #[napi]
+  pub fn local_take_removed(&self) -> Option<Vec<String>> {
+    self.core.cache.take_removed()
+  }
+
+  #[napi]
+  pub fn cache_record(&self, event: u32) -> napi::Result<()> {
+    let event =
+      CacheEvent::from_code(event).ok_or_else(|| Error::invalid("unknown cache event"))?;
+    self.core.cache.record(event);
+    Ok(())
+  }
+
+  /// `ready`, `connecting`, `down` or `closed`.
+  #[napi]
+  pub fn health(&self) -> String {
+    format!("{:?}", self.core.health()).to_lowercase()
+  }
+
+  /// False when the client was created with `local: false`.
+  #[napi]
+  pub fn local_enabled(&self) -> bool {
+    self.core.cache.local_enabled()
+  }
+
+  /// The validated `defaultTtl`, in ms.
+  #[napi]
+  pub fn default_ttl_ms(&self) -> f64 {
+    self.core.config.default_ttl_ms as f64
+  }
+
+  #[napi]
+  pub fn backend_name(&self) -> String {
+    self.core.backend.name().to_string()
+  }
+
+  #[napi]
+  pub fn stats(&self) -> NativeStats {
+    let c = self.core.counters.snapshot();
+    let k = self.core.cache.snapshot();
+    NativeStats {
+      commands: c.commands as f64,
+      errors: c.errors as f64,
+      timeouts: c.timeouts as f64,
+      reconnects: c.reconnects as f64,
+      in_flight: self.core.bridge.in_flight() as f64,
+      hits: k.hits() as f64,
+      hit_rate: k.hit_rate(),
+      local_hits: k.local_hits as f64,
+      remote_hits: k.remote_hits as f64,
+      misses: k.misses as f64,
+      loads: k.loads as f64,
+      cache_errors: k.errors as f64,
+      local_entries: k.local.entries as f64,
+      local_bytes: k.local.bytes as f64,
+      local_evictions: k.local.evictions as f64,
+    }
+  }
+
+  #[napi]
+  pub fn metrics(&self) -> String {
+    metrics::prometheus(
+      &self.core.counters.snapshot(),
+      &self.core.cache.snapshot(),
+      self.core.bridge.in_flight(),
+    )
+  }
+
+  #[napi]
+  pub fn close(&self) {
+    self.core.close();
+  }
+}
