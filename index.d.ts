@@ -1,0 +1,184 @@
+/// <reference types="node" />
+
+/** A number of seconds, or a string with a unit: `'500ms'`, `'30s'`, `'5m'`, `'1h'`, `'1d'`. */
+export type Duration = number | string
+
+export type ErrorCode =
+  | 'ERR_INVALID_ARGUMENT'
+  | 'ERR_UNAVAILABLE'
+  | 'ERR_TIMEOUT'
+  | 'ERR_REDIS'
+  | 'ERR_SERIALIZE'
+  | 'ERR_CLOSED'
+  | 'ERR_DRAFT_CONFLICT'
+
+/** Every rejection of this library is a FerroError; branch on `code`, not on the message. */
+export declare class FerroError extends Error {
+  readonly name: 'FerroError'
+  readonly code: ErrorCode
+  constructor(code: ErrorCode, message: string)
+}
+
+export interface LocalTierOptions {
+  /** Most entries the L1 holds. Default 10,000. */
+  maxEntries?: number
+  /** Most bytes (serialized size of values plus keys) the L1 holds. Default 64 MiB. */
+  maxBytes?: number
+  /** Longest an entry lives in L1, whatever its Redis TTL. Default 60 s. */
+  ttl?: Duration
+}
+
+export interface ClientOptions {
+  /**
+   * `redis://[user:pass@]host:port/db`. Default: `REDIS_URL`, else
+   * `REDIS_HOST`/`REDIS_PORT`/`REDIS_PASSWORD`/`REDIS_DB`, else `redis://127.0.0.1:6379`.
+   */
+  url?: string
+  /** Prepended to every key the client touches, e.g. `'myapp:'`. */
+  keyPrefix?: string
+  /** TTL of cache entries written without one. Default 300 s. */
+  defaultTtl?: Duration
+  /** The in-process L1 tier in front of Redis, or `false` for none. */
+  local?: false | LocalTierOptions
+  /** Longest a connection attempt may take. Default 2000 ms. */
+  connectTimeoutMs?: number
+  /** Longest a command may wait for its reply. Default 1000 ms. */
+  commandTimeoutMs?: number
+  /** Reject `createClient` when Redis is unreachable. Default false: start degraded and reconnect. */
+  failFast?: boolean
+}
+
+export interface SetOptions {
+  ttl?: Duration
+  /** Only set when the key does not exist. */
+  nx?: boolean
+  /** Only set when the key exists. */
+  xx?: boolean
+}
+
+export interface CacheOptions {
+  /** Redis TTL of the entry. Default: the client's `defaultTtl`. */
+  ttl?: Duration
+  /** L1 TTL of the entry, capped by `ttl` and the L1 `ttl`. */
+  localTtl?: Duration
+  /** Tags for `invalidateTags`. */
+  tags?: string[]
+  /** `false` skips the L1 tier for this entry. */
+  local?: boolean
+}
+
+export interface LocalStats {
+  entries: number
+  bytes: number
+  evictions: number
+}
+
+export interface CacheStats {
+  hits: number
+  misses: number
+  localHits: number
+  remoteHits: number
+  loads: number
+  errors: number
+  /** hits / (hits + misses), 0 when nothing was read. */
+  hitRate: number
+  local: LocalStats
+}
+
+export interface Cache {
+  /**
+   * The cached value, else the loader's result, stored in Redis and L1. Concurrent callers of one
+   * key in this process share one loader call. When Redis fails, the loader's value is served.
+   * L1 hits return the same object to every caller: treat cached values as immutable.
+   */
+  getOrSet<T>(key: string, loader: () => T | Promise<T>, opts?: CacheOptions): Promise<T>
+  /** L1, then Redis; `null` on a miss (and when Redis is unreachable). */
+  get<T = unknown>(key: string): Promise<T | null>
+  set(key: string, value: unknown, opts?: CacheOptions): Promise<void>
+  delete(keys: string | string[]): Promise<number>
+  /** Deletes every key matching the glob (SCAN + UNLINK, never KEYS), L1 included. Returns the count. */
+  invalidate(pattern: string): Promise<number>
+  /** Deletes every key written with one of these tags. Returns the count. */
+  invalidateTags(tags: string[]): Promise<number>
+  /** Synchronous, L1 only. */
+  peek<T = unknown>(key: string): T | undefined
+  stats(): CacheStats
+}
+
+export interface HealthReport {
+  status: 'healthy' | 'degraded' | 'unhealthy'
+  backend: string
+  latencyMs: number | null
+  timestamp: string
+}
+
+export interface ClientStats {
+  commands: number
+  errors: number
+  timeouts: number
+  reconnects: number
+  inFlight: number
+  cache: CacheStats
+}
+
+export interface ServerInfo {
+  keys: number
+  usedMemory: string
+  hits: number
+  misses: number
+  evictions: number
+}
+
+export type ClientEvent = 'ready' | 'error' | 'reconnecting' | 'end'
+
+export interface Client {
+  /** JSON-parsed; a stored value that is not JSON comes back as a string, or a Buffer when not UTF-8. */
+  get<T = unknown>(key: string): Promise<T | null>
+  /** The raw bytes, always. */
+  getBuffer(key: string): Promise<Buffer | null>
+  /** Resolves false when `nx` / `xx` prevented the write. Without ttl the key never expires. */
+  set(key: string, value: unknown, opts?: SetOptions): Promise<boolean>
+  del(keys: string | string[]): Promise<number>
+  exists(key: string): Promise<boolean>
+  expire(key: string, ttl: Duration): Promise<boolean>
+  /** Seconds; -1 no expiry, -2 missing (Redis semantics). */
+  ttl(key: string): Promise<number>
+  /** The ttl is applied only when this call creates the key. */
+  incr(key: string, by?: number, opts?: { ttl?: Duration }): Promise<number>
+  decr(key: string, by?: number): Promise<number>
+  mget<T = unknown>(keys: string[]): Promise<(T | null)[]>
+  mset(entries: { key: string; value: unknown; ttl?: Duration }[]): Promise<void>
+  getdel<T = unknown>(key: string): Promise<T | null>
+  /** Escape hatch: any command, keys not prefixed. Bulk replies come back as strings (Buffers when not UTF-8). */
+  command(args: (string | number | Buffer)[]): Promise<unknown>
+
+  readonly cache: Cache
+
+  /** Round trip in ms. */
+  ping(): Promise<number>
+  health(): Promise<HealthReport>
+  /** Synchronous: counters kept in Rust. */
+  stats(): ClientStats
+  serverInfo(): Promise<ServerInfo>
+  /** Prometheus text exposition. */
+  metrics(): string
+  on(event: 'ready', listener: () => void): this
+  on(event: 'error', listener: (err: FerroError) => void): this
+  on(event: 'reconnecting', listener: (info: { attempt: number; delayMs: number }) => void): this
+  on(event: 'end', listener: () => void): this
+  off(event: ClientEvent, listener: (...args: any[]) => void): this
+  once(event: ClientEvent, listener: (...args: any[]) => void): this
+  /** Ends every timer, socket and thread the client owns; later calls reject with ERR_CLOSED. */
+  close(): Promise<void>
+}
+
+/** Connects (or starts connecting, unless `failFast`) and resolves the client. */
+export declare function createClient(options?: ClientOptions | string): Promise<Client>
+
+export declare const TTL: { readonly SHORT: 60; readonly MEDIUM: 300; readonly LONG: 3600; readonly VERY_LONG: 86400 }
+
+/**
+ * `key('listing', 42) === 'listing:42'`. Each part is percent-encoded for `% : * ? [ ] \`, so the
+ * result is both the key and a glob pattern matching exactly that key.
+ */
+export declare function key(...parts: (string | number)[]): string

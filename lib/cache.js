@@ -1,0 +1,207 @@
+'use strict'
+// Tiered cache-aside. Order of a read, after bentocache's two-tier handler:
+// L1 (synchronous), then the single-flight of this process, then Redis, then
+// the loader. Rust owns the L1's bookkeeping (validity, recency, bounds, TTL,
+// tags); this side keeps each entry's parsed value beside the version Rust
+// handed out, so a hit is one Map lookup plus one native check, with no parse.
+
+const { invalid, fromNative } = require('./errors')
+const { durationMs, checkKey, serialize, deserialize, byteLength, describe } = require('./values')
+
+const EVENT = { REMOTE_HIT: 0, MISS: 1, LOAD: 2, ERROR: 3 }
+
+class Cache {
+  constructor(client) {
+    this._client = client
+    this._native = client._native
+    this._useLocal = this._native.localEnabled()
+    this._defaultTtlMs = this._native.defaultTtlMs()
+    /** key -> { v: version, value } for entries Rust holds in L1. */
+    this._local = new Map()
+    /** key -> promise of the loader run in progress (single-flight). */
+    this._inflight = new Map()
+  }
+
+  getOrSet(key, loader, opts) {
+    // Not `async`: an L1 hit costs one already-resolved promise, nothing more.
+    let o
+    try {
+      this._client._open()
+      checkKey(key)
+      if (typeof loader !== 'function') throw invalid(`loader must be a function, got ${describe(loader)}`)
+      o = this._options(opts)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    if (o.local) {
+      const e = this._local.get(key)
+      if (e !== undefined && this._native.localHit(key, e.v)) return Promise.resolve(e.value)
+    }
+    // Another caller of this process is already loading this key: share its result.
+    let p = this._inflight.get(key)
+    if (p === undefined) {
+      p = this._fill(key, loader, o)
+      this._inflight.set(key, p)
+      const done = () => {
+        if (this._inflight.get(key) === p) this._inflight.delete(key)
+      }
+      p.then(done, done)
+    }
+    return p
+  }
+
+  async _fill(key, loader, o) {
+    const remote = await this._remote(key, o)
+    if (remote.hit) return remote.value
+    this._native.cacheRecord(EVENT.LOAD)
+    const value = await loader()
+    if (value === undefined) throw invalid(`the loader of ${JSON.stringify(key)} returned undefined (return null to cache an empty value)`)
+    const payload = serialize(value)
+    // Redis failed on the read: serve the loader's value without writing.
+    if (remote.failed) return value
+    try {
+      await this._write(key, payload, value, o)
+    } catch {
+      this._native.cacheRecord(EVENT.ERROR)
+    }
+    return value
+  }
+
+  /** Redis read of a key (value and remaining TTL in one round trip), filling L1 on a hit. */
+  async _remote(key, o) {
+    const t = this._client._transport
+    const full = this._client._prefix + key
+    try {
+      const [raw, pttl] = await Promise.all([t.command(['GET', full]), t.command(['PTTL', full])])
+      if (raw === null) {
+        this._native.cacheRecord(EVENT.MISS)
+        return { hit: false, failed: false }
+      }
+      this._native.cacheRecord(EVENT.REMOTE_HIT)
+      const value = deserialize(raw)
+      // PTTL -1: no Redis expiry, the L1 ttl alone bounds the copy; -2: deleted meanwhile.
+      if (o.local && pttl !== -2) this._localStore(key, value, byteLength(raw), pttl > 0 ? Math.min(pttl, o.localTtlMs) : o.localTtlMs, [])
+      return { hit: true, value }
+    } catch {
+      this._native.cacheRecord(EVENT.ERROR)
+      this._native.cacheRecord(EVENT.MISS)
+      return { hit: false, failed: true }
+    }
+  }
+
+  async _write(key, payload, value, o) {
+    this.evict([key])
+    await this._client._transport.op((id) => this._native.cacheWrite(id, key, payload, o.ttlMs, o.tags))
+    if (o.local) this._localStore(key, value, byteLength(payload), Math.min(o.ttlMs, o.localTtlMs), o.tags)
+  }
+
+  _localStore(key, value, bytes, ttlMs, tags) {
+    this._syncRemoved()
+    const v = this._native.localInsert(key, bytes, ttlMs, tags)
+    this._syncRemoved()
+    if (v === null) this._local.delete(key)
+    else this._local.set(key, { v, value })
+  }
+
+  /** Drops the parsed copies of keys Rust removed from L1. */
+  _syncRemoved() {
+    const removed = this._native.localTakeRemoved()
+    if (removed === null) this._local.clear()
+    else for (const k of removed) this._local.delete(k)
+  }
+
+  /** Evicts L1 copies at once: called by every write path of the client. */
+  evict(keys) {
+    if (!this._useLocal) return
+    let any = false
+    for (const k of keys) if (this._local.delete(k)) any = true
+    if (any) this._native.localRemove(keys)
+  }
+
+  async get(key) {
+    this._client._open()
+    checkKey(key)
+    const o = this._options(undefined)
+    if (o.local) {
+      const e = this._local.get(key)
+      if (e !== undefined && this._native.localHit(key, e.v)) return e.value
+    }
+    const remote = await this._remote(key, o)
+    return remote.hit ? remote.value : null
+  }
+
+  async set(key, value, opts) {
+    this._client._open()
+    checkKey(key)
+    const o = this._options(opts)
+    const payload = serialize(value)
+    await this._write(key, payload, value, o)
+  }
+
+  async delete(keys) {
+    return this._client.del(keys)
+  }
+
+  async invalidate(pattern) {
+    this._client._open()
+    checkKey(pattern, 'pattern')
+    try {
+      return await this._client._transport.op((id) => this._native.invalidate(id, pattern))
+    } finally {
+      this._syncRemoved()
+    }
+  }
+
+  async invalidateTags(tags) {
+    this._client._open()
+    checkTags(tags)
+    try {
+      return await this._client._transport.op((id) => this._native.invalidateTags(id, tags))
+    } finally {
+      this._syncRemoved()
+    }
+  }
+
+  peek(key) {
+    checkKey(key)
+    const e = this._local.get(key)
+    if (e !== undefined && this._native.localPeek(key, e.v)) return e.value
+    return undefined
+  }
+
+  stats() {
+    const s = this._native.stats()
+    return {
+      hits: s.hits,
+      misses: s.misses,
+      localHits: s.localHits,
+      remoteHits: s.remoteHits,
+      loads: s.loads,
+      errors: s.cacheErrors,
+      hitRate: s.hitRate,
+      local: { entries: s.localEntries, bytes: s.localBytes, evictions: s.localEvictions },
+    }
+  }
+
+  _options(opts) {
+    if (opts === undefined || opts === null) {
+      return this._defaults || (this._defaults = { ttlMs: this._defaultTtlMs, localTtlMs: Infinity, tags: [], local: this._useLocal })
+    }
+    if (typeof opts !== 'object') throw invalid(`options must be an object, got ${describe(opts)}`)
+    const ttlMs = opts.ttl === undefined ? this._defaultTtlMs : durationMs('ttl', opts.ttl)
+    return {
+      ttlMs,
+      localTtlMs: opts.localTtl === undefined ? Infinity : durationMs('localTtl', opts.localTtl),
+      tags: opts.tags === undefined ? [] : checkTags(opts.tags),
+      local: this._useLocal && opts.local !== false,
+    }
+  }
+}
+
+function checkTags(tags) {
+  if (!Array.isArray(tags)) throw invalid(`tags must be an array of strings, got ${describe(tags)}`)
+  tags.forEach((t, i) => checkKey(t, `tags[${i}]`))
+  return tags
+}
+
+module.exports = { Cache, fromNative }

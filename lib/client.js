@@ -1,0 +1,279 @@
+'use strict'
+// The public client: argument checks, key prefixing and reply decoding over
+// the native client. Every write path evicts the L1 copy of its keys at once.
+
+const { EventEmitter } = require('node:events')
+const { NativeClient } = require('../binding.js')
+const { FerroError, invalid, fromNative } = require('./errors')
+const { Transport, TEXT, BYTES } = require('./transport')
+const { Cache } = require('./cache')
+const v = require('./values')
+
+const toBool = (n) => n > 0
+const isOk = (r) => r === 'OK'
+const decodeAll = (arr) => arr.map(v.deserialize)
+
+class Client extends EventEmitter {
+  constructor(options) {
+    super()
+    const native = toNative(options)
+    this._prefix = native.keyPrefix || ''
+    this._closed = false
+    this._transport = new Transport(null, (name, payload) => this._event(name, payload))
+    try {
+      this._native = new NativeClient(native, () => this._transport.wake())
+    } catch (err) {
+      this._transport.close()
+      throw fromNative(err)
+    }
+    this._transport.native = this._native
+    this.cache = new Cache(this)
+  }
+
+  _event(name, payload) {
+    if (name === 'error') {
+      // An 'error' event without a listener would throw: connection trouble is
+      // reported by the failing calls themselves, and by this event when listened to.
+      if (this.listenerCount('error') > 0) this.emit('error', new FerroError(payload[0], payload[1]))
+    } else if (name === 'reconnecting') {
+      this.emit('reconnecting', { attempt: payload[0], delayMs: payload[1] })
+    } else if (name !== 'end') {
+      this.emit(name)
+    }
+  }
+
+  /** Throws ERR_CLOSED after close(). */
+  _open() {
+    if (this._closed) throw new FerroError('ERR_CLOSED', 'the client is closed')
+  }
+
+  _cmd(args, decode, transform) {
+    this._open()
+    return this._transport.command(args, decode, transform)
+  }
+
+  _k(key) {
+    return this._prefix + v.checkKey(key)
+  }
+
+  async get(key) {
+    return this._cmd(['GET', this._k(key)], TEXT, v.deserialize)
+  }
+
+  async getBuffer(key) {
+    return this._cmd(['GET', this._k(key)], BYTES)
+  }
+
+  async set(key, value, opts = {}) {
+    const k = this._k(key)
+    checkOptions(opts)
+    const args = ['SET', k, v.serialize(value)]
+    if (opts.ttl !== undefined) args.push('PX', String(v.durationMs('ttl', opts.ttl)))
+    if (opts.nx && opts.xx) throw invalid('nx and xx cannot both be set')
+    if (opts.nx) args.push('NX')
+    if (opts.xx) args.push('XX')
+    this.cache.evict([key])
+    return this._cmd(args, TEXT, isOk)
+  }
+
+  async del(keys) {
+    const list = typeof keys === 'string' ? [keys] : v.checkKeys(keys)
+    if (list.length === 0) return 0
+    const full = list.map((k) => this._k(k))
+    this.cache.evict(list)
+    return this._cmd(['DEL', ...full])
+  }
+
+  async exists(key) {
+    return this._cmd(['EXISTS', this._k(key)], TEXT, toBool)
+  }
+
+  async expire(key, ttl) {
+    const args = ['PEXPIRE', this._k(key), String(v.durationMs('ttl', ttl))]
+    this.cache.evict([key])
+    return this._cmd(args, TEXT, toBool)
+  }
+
+  async ttl(key) {
+    return this._cmd(['TTL', this._k(key)])
+  }
+
+  async incr(key, by = 1, opts = {}) {
+    const k = this._k(key)
+    v.checkInteger('by', by)
+    checkOptions(opts)
+    this.cache.evict([key])
+    if (opts.ttl === undefined) return this._cmd(['INCRBY', k, String(by)])
+    // One transaction: the key gets its TTL only when this call creates it.
+    const ttl = String(v.durationMs('ttl', opts.ttl))
+    return this._transaction([['SET', k, '0', 'PX', ttl, 'NX'], ['INCRBY', k, String(by)]], (r) => r[1])
+  }
+
+  async decr(key, by = 1) {
+    const k = this._k(key)
+    v.checkInteger('by', by)
+    this.cache.evict([key])
+    return this._cmd(['DECRBY', k, String(by)])
+  }
+
+  async mget(keys) {
+    v.checkKeys(keys)
+    if (keys.length === 0) return []
+    return this._cmd(['MGET', ...keys.map((k) => this._k(k))], TEXT, decodeAll)
+  }
+
+  async mset(entries) {
+    if (!Array.isArray(entries)) throw invalid(`entries must be an array of { key, value, ttl? }, got ${v.describe(entries)}`)
+    // Validate everything before writing anything.
+    const cmds = entries.map((e, i) => {
+      if (e === null || typeof e !== 'object') throw invalid(`entries[${i}] must be an object`)
+      const cmd = ['SET', this._prefix + v.checkKey(e.key, `entries[${i}].key`), v.serialize(e.value)]
+      if (e.ttl !== undefined) cmd.push('PX', String(v.durationMs(`entries[${i}].ttl`, e.ttl)))
+      return cmd
+    })
+    if (cmds.length === 0) return
+    this.cache.evict(entries.map((e) => e.key))
+    await this._transaction(cmds, () => undefined)
+  }
+
+  async getdel(key) {
+    const k = this._k(key)
+    this.cache.evict([key])
+    return this._cmd(['GETDEL', k], TEXT, v.deserialize)
+  }
+
+  async command(args) {
+    if (!Array.isArray(args) || args.length === 0) throw invalid('command() takes a non-empty array of arguments')
+    const out = args.map((a, i) => {
+      if (typeof a === 'string' || Buffer.isBuffer(a)) return a
+      if (typeof a === 'number' && Number.isFinite(a)) return String(a)
+      throw invalid(`command argument ${i} must be a string, a finite number or a Buffer, got ${v.describe(a)}`)
+    })
+    return this._cmd(out)
+  }
+
+  /** MULTI ... EXEC issued together in one batch; resolves `pick(execReply)`. */
+  _transaction(cmds, pick) {
+    this._open()
+    const t = this._transport
+    const sent = [t.command(['MULTI']), ...cmds.map((c) => t.command(c)), t.command(['EXEC'])]
+    return Promise.all(sent).then((replies) => pick(replies[replies.length - 1]))
+  }
+
+  async ping() {
+    this._open()
+    return this._transport.op((id) => this._native.ping(id))
+  }
+
+  async health() {
+    const timestamp = () => new Date().toISOString()
+    const backend = this._native.backendName()
+    if (this._closed) return { status: 'unhealthy', backend, latencyMs: null, timestamp: timestamp() }
+    try {
+      const latencyMs = await this.ping()
+      return { status: latencyMs > DEGRADED_MS ? 'degraded' : 'healthy', backend, latencyMs, timestamp: timestamp() }
+    } catch {
+      return { status: 'unhealthy', backend, latencyMs: null, timestamp: timestamp() }
+    }
+  }
+
+  stats() {
+    const s = this._native.stats()
+    return {
+      commands: s.commands,
+      errors: s.errors,
+      timeouts: s.timeouts,
+      reconnects: s.reconnects,
+      inFlight: s.inFlight,
+      cache: this.cache.stats(),
+    }
+  }
+
+  async serverInfo() {
+    this._open()
+    return this._transport.op((id) => this._native.serverInfo(id), JSON.parse)
+  }
+
+  metrics() {
+    return this._native.metrics()
+  }
+
+  /** Waits for in-flight requests, then ends every task, socket and timer of the client. */
+  async close() {
+    if (this._closed) return
+    this._closed = true
+    await this._transport.idle()
+    this._native.close()
+    this._transport.close()
+    this.cache._local.clear()
+    this.emit('end')
+  }
+}
+
+/** A PING slower than this reports the client as degraded. */
+const DEGRADED_MS = 250
+
+function checkOptions(opts) {
+  if (opts === null || typeof opts !== 'object') throw invalid(`options must be an object, got ${v.describe(opts)}`)
+}
+
+/** Public options (or a URL) to the native options, durations in ms. */
+function toNative(options) {
+  if (options === undefined) options = {}
+  if (typeof options === 'string') options = { url: options }
+  checkOptions(options)
+  const ms = (name, d) => (d === undefined ? undefined : v.durationMs(name, d))
+  const num = (name, n) => {
+    if (n !== undefined && typeof n !== 'number') throw invalid(`${name} must be a number, got ${v.describe(n)}`)
+    return n
+  }
+  const bool = (name, b) => {
+    if (b !== undefined && typeof b !== 'boolean') throw invalid(`${name} must be a boolean, got ${v.describe(b)}`)
+    return b
+  }
+  const str = (name, s) => {
+    if (s !== undefined && typeof s !== 'string') throw invalid(`${name} must be a string, got ${v.describe(s)}`)
+    return s
+  }
+  const local = options.local
+  if (local !== undefined && local !== false && (local === null || typeof local !== 'object')) {
+    throw invalid(`local must be false or an object, got ${v.describe(local)}`)
+  }
+  const l = local || {}
+  return {
+    url: str('url', options.url),
+    keyPrefix: str('keyPrefix', options.keyPrefix),
+    defaultTtlMs: ms('defaultTtl', options.defaultTtl),
+    localEnabled: local !== false,
+    localMaxEntries: num('local.maxEntries', l.maxEntries),
+    localMaxBytes: num('local.maxBytes', l.maxBytes),
+    localTtlMs: ms('local.ttl', l.ttl),
+    connectTimeoutMs: num('connectTimeoutMs', options.connectTimeoutMs),
+    commandTimeoutMs: num('commandTimeoutMs', options.commandTimeoutMs),
+    failFast: bool('failFast', options.failFast),
+    env: redisEnv(),
+  }
+}
+
+const ENV_VARS = ['REDIS_URL', 'REDIS_HOST', 'REDIS_PORT', 'REDIS_PASSWORD', 'REDIS_DB']
+
+/** The connection variables as this Node process sees them (Jest sandboxes process.env). */
+function redisEnv() {
+  const env = {}
+  for (const name of ENV_VARS) if (typeof process.env[name] === 'string') env[name] = process.env[name]
+  return env
+}
+
+/** Connects (bounded by connectTimeoutMs) and resolves the client; rejects only with failFast. */
+async function createClient(options) {
+  const client = new Client(options)
+  try {
+    await client._transport.op((id) => client._native.connect(id))
+  } catch (err) {
+    await client.close()
+    throw err
+  }
+  return client
+}
+
+module.exports = { Client, createClient }
