@@ -154,6 +154,15 @@ export interface Client {
 
   readonly cache: Cache
 
+  /** A limiter whose keys live at `<keyPrefix>ratelimit:{<name>:<id>}`. */
+  rateLimiter(opts: RateLimiterOptions): RateLimiter
+  /** A JWT revocation list; fails closed by default. */
+  tokenBlacklist(opts?: TokenBlacklistOptions): TokenBlacklist
+  /** Multi-step form drafts (a hash per draft) with a sliding TTL. */
+  drafts(namespace?: string, opts?: { ttl?: Duration }): Drafts
+  /** A job queue on the list `queue:<name>`, consumable by a `BRPOP` worker. */
+  queue(name: string): Queue
+
   /** Round trip in ms. */
   ping(): Promise<number>
   health(): Promise<HealthReport>
@@ -170,6 +179,99 @@ export interface Client {
   once(event: ClientEvent, listener: (...args: any[]) => void): this
   /** Ends every timer, socket and thread the client owns; later calls reject with ERR_CLOSED. */
   close(): Promise<void>
+}
+
+// --- rate limiting -------------------------------------------------------------------------
+
+export type RateLimitAlgorithm = 'fixed-window' | 'sliding-window' | 'token-bucket' | 'gcra'
+
+export interface RateLimiterOptions {
+  /** Key namespace, e.g. `'login'` or the route. */
+  name: string
+  limit: number
+  window: Duration
+  /** Default `'fixed-window'`. */
+  algorithm?: RateLimitAlgorithm
+  /** Token bucket / GCRA: how many requests may pass at once. Default `limit`. */
+  burst?: number
+  /** When Redis fails: `'local'` (default) a per-process limiter until Redis is back, `'allow'`, or `'deny'`. */
+  onRedisError?: 'allow' | 'deny' | 'local'
+}
+
+export interface RateLimitResult {
+  allowed: boolean
+  limit: number
+  remaining: number
+  /** ms until the limiter is back to full capacity if no request comes. */
+  resetMs: number
+  /** ms until a request of the same cost would be admitted (0 when allowed). */
+  retryAfterMs: number
+}
+
+export interface RateLimiter {
+  readonly name: string
+  readonly limit: number
+  readonly windowMs: number
+  readonly algorithm: RateLimitAlgorithm
+  /** A denial resolves (`allowed: false`); it does not reject. */
+  consume(id: string, cost?: number): Promise<RateLimitResult>
+  peek(id: string): Promise<RateLimitResult>
+  reset(id: string): Promise<void>
+}
+
+// --- JWT blacklist ---------------------------------------------------------------------------
+
+export interface TokenBlacklistOptions {
+  /** Key prefix of the list. Default `'jwt'`. */
+  prefix?: string
+  /** `isRevoked` when Redis fails: `'deny'` (default: treat as revoked) or `'allow'`. */
+  onRedisError?: 'deny' | 'allow'
+}
+
+export interface TokenBlacklist {
+  /** Revokes until the token's own `exp` (seconds since the epoch); an expired token is a no-op. */
+  revoke(token: { jti: string; exp: number }): Promise<void>
+  /** One round trip: the jti is revoked, or the user's tokens issued up to `iat` were. */
+  isRevoked(token: { jti: string; sub?: string; iat?: number }): Promise<boolean>
+  /** Revokes every token of `sub` issued up to now (millisecond precision). */
+  revokeAllForUser(sub: string, opts?: { maxTokenLifetime?: Duration }): Promise<void>
+}
+
+// --- drafts ----------------------------------------------------------------------------------
+
+export interface Draft<T = Record<string, unknown>> {
+  id: string
+  steps: T
+  version: number
+  updatedAt: string
+  expiresInSeconds: number
+}
+
+export interface Drafts {
+  /** Merges one step, bumps the version, refreshes the TTL; ERR_DRAFT_CONFLICT when `expectedVersion` is stale. */
+  save(id: string, step: string, data: unknown, opts?: { expectedVersion?: number }): Promise<Draft>
+  get<T = Record<string, unknown>>(id: string): Promise<Draft<T> | null>
+  discard(id: string): Promise<boolean>
+  /** Reads and deletes atomically: exactly one of concurrent callers gets the draft. */
+  complete<T = Record<string, unknown>>(id: string): Promise<Draft<T> | null>
+}
+
+// --- job queue -------------------------------------------------------------------------------
+
+export interface Job<T = unknown> {
+  id: string
+  payload: T
+}
+
+export interface Queue {
+  readonly name: string
+  /** LPUSHes `{ id, payload, enqueuedAt }` (JSON) on `queue:<name>`; returns the job id. */
+  push(payload: unknown): Promise<string>
+  /** Takes the oldest job into `{queue:<name>}:processing` until `ack`; waits up to `timeoutMs`. */
+  pop<T = unknown>(opts?: { timeoutMs?: number }): Promise<Job<T> | null>
+  ack(id: string): Promise<void>
+  setStatus(id: string, status: unknown, opts?: { ttl?: Duration }): Promise<void>
+  status<T = unknown>(id: string): Promise<T | null>
 }
 
 /** Connects (or starts connecting, unless `failFast`) and resolves the client. */

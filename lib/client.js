@@ -7,6 +7,10 @@ const { NativeClient } = require('../binding.js')
 const { FerroError, invalid, fromNative } = require('./errors')
 const { Transport, TEXT, BYTES } = require('./transport')
 const { Cache } = require('./cache')
+const { RateLimiter } = require('./ratelimit')
+const { TokenBlacklist } = require('./blacklist')
+const { Drafts } = require('./drafts')
+const { Queue } = require('./queue')
 const v = require('./values')
 
 const toBool = (n) => n > 0
@@ -150,6 +154,28 @@ class Client extends EventEmitter {
       throw invalid(`command argument ${i} must be a string, a finite number or a Buffer, got ${v.describe(a)}`)
     })
     return this._cmd(out)
+  }
+
+  rateLimiter(opts) {
+    return new RateLimiter(this, opts)
+  }
+
+  tokenBlacklist(opts) {
+    return new TokenBlacklist(this, opts)
+  }
+
+  drafts(namespace, opts) {
+    return new Drafts(this, namespace, opts)
+  }
+
+  queue(name) {
+    return new Queue(this, name)
+  }
+
+  /** EVALSHA of one of the library's scripts (src/lua), batched like any command. */
+  _script(name, keys, args, transform) {
+    const sha = this._native.scriptSha(name)
+    return this._cmd(['EVALSHA', sha, String(keys.length), ...keys, ...args], TEXT, transform)
   }
 
   /** MULTI ... EXEC issued together in one batch; resolves `pick(execReply)`. */

@@ -16,7 +16,7 @@ use crate::cache::Cache;
 use crate::config::{Config, Target};
 use crate::error::{Error, Result};
 use crate::metrics::Counters;
-use crate::{info, invalidate};
+use crate::{info, invalidate, script};
 
 pub struct ClientCore {
   pub config: Config,
@@ -56,7 +56,7 @@ impl ClientCore {
   }
 
   /// Runs `work` on tokio and completes request `id` with its outcome.
-  fn spawn<F>(&self, id: u32, decode: Decode, work: F)
+  pub(crate) fn spawn<F>(&self, id: u32, decode: Decode, work: F)
   where
     F: Future<Output = Result<Reply>> + Send + 'static,
   {
@@ -107,7 +107,7 @@ impl ClientCore {
     let counters = self.counters.clone();
     napi::bindgen_prelude::spawn(async move {
       counters.sent(n);
-      let results = backend.exec(cmds).await;
+      let results = script::exec(&*backend, cmds).await;
       let done =
         ids
           .into_iter()

@@ -15,6 +15,7 @@ mod info;
 mod invalidate;
 mod local;
 mod metrics;
+mod script;
 
 use napi::bindgen_prelude::{Buffer, Either, Function};
 use napi_derive::napi;
@@ -174,6 +175,14 @@ impl NativeClient {
       CacheEvent::from_code(event).ok_or_else(|| Error::invalid("unknown cache event"))?;
     self.core.cache.record(event);
     Ok(())
+  }
+
+  /// The SHA1 of one of the library's Lua scripts, for `EVALSHA`.
+  #[napi]
+  pub fn script_sha(&self, name: String) -> napi::Result<String> {
+    script::sha(&name)
+      .map(str::to_string)
+      .ok_or_else(|| Error::invalid(format!("unknown script {name}")).into())
   }
 
   /// `ready`, `connecting`, `down` or `closed`.

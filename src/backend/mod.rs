@@ -78,6 +78,11 @@ pub trait Backend: Send + Sync {
   /// end of the keyspace. Returns how many keys were deleted.
   fn delete_matching(&self, pattern: Vec<u8>, batch: usize) -> BoxFuture<'_, Result<u64>>;
 
+  /// Runs one blocking command (BLMOVE, BRPOP...) on a connection of its
+  /// own, so it never delays other commands. `wait` is how long the command
+  /// itself may block; the reply is awaited that long plus the command timeout.
+  fn exec_blocking(&self, args: Args, wait: std::time::Duration) -> BoxFuture<'_, Result<Reply>>;
+
   fn health(&self) -> Health;
 
   /// Ends every task, timer and socket the backend owns.

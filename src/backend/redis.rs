@@ -24,6 +24,8 @@ use crate::error::{Error, Kind, Result};
 const HEARTBEAT: Duration = Duration::from_secs(1);
 const FIRST_BACKOFF_MS: u64 = 100;
 const MAX_BACKOFF_MS: u64 = 5_000;
+/// Idle connections kept for blocking commands.
+const BLOCKING_POOL: usize = 4;
 
 pub struct RedisBackend {
   shared: Arc<Shared>,
@@ -32,6 +34,10 @@ pub struct RedisBackend {
 struct Shared {
   client: redis::Client,
   config: AsyncConnectionConfig,
+  /// Blocking commands: no response timeout on the connection, the caller bounds the wait.
+  blocking_config: AsyncConnectionConfig,
+  blocking_pool: Mutex<Vec<MultiplexedConnection>>,
+  command_timeout: Duration,
   conn: Mutex<Option<MultiplexedConnection>>,
   health: AtomicU8,
   /// Signalled by a command that saw the connection drop.
@@ -56,9 +62,15 @@ impl RedisBackend {
     let config = AsyncConnectionConfig::new()
       .set_connection_timeout(Some(connect_timeout))
       .set_response_timeout(Some(command_timeout));
+    let blocking_config = AsyncConnectionConfig::new()
+      .set_connection_timeout(Some(connect_timeout))
+      .set_response_timeout(None);
     let shared = Arc::new(Shared {
       client,
       config,
+      blocking_config,
+      blocking_pool: Mutex::new(Vec::new()),
+      command_timeout,
       conn: Mutex::new(None),
       health: AtomicU8::new(Health::Connecting as u8),
       lost: Notify::new(),
@@ -240,6 +252,54 @@ impl Backend for RedisBackend {
     })
   }
 
+  fn exec_blocking(&self, args: Args, wait: Duration) -> BoxFuture<'_, Result<Reply>> {
+    Box::pin(async move {
+      let shared = &self.shared;
+      if shared.is_closed() {
+        return Err(Error::closed());
+      }
+      if shared.current().is_none() {
+        return Err(Error::unavailable("not connected to Redis"));
+      }
+      let pooled = shared
+        .blocking_pool
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .pop();
+      let mut conn = match pooled {
+        Some(conn) => conn,
+        None => shared
+          .client
+          .get_multiplexed_async_connection_with_config(&shared.blocking_config)
+          .await
+          .map_err(Error::from)?,
+      };
+      let mut cmd = redis::Cmd::new();
+      for arg in args {
+        cmd.arg(arg);
+      }
+      let mut closed = shared.closed.subscribe();
+      let outcome = tokio::select! {
+        r = tokio::time::timeout(wait + shared.command_timeout, conn.req_packed_command(&cmd)) => r,
+        _ = closed.wait_for(|c| *c) => return Err(Error::closed()),
+      };
+      match outcome {
+        Err(_) => Err(Error::new(Kind::Timeout, "blocking command timed out")),
+        Ok(Err(err)) => Err(Error::from(err)),
+        Ok(Ok(value)) => {
+          let mut pool = shared
+            .blocking_pool
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+          if pool.len() < BLOCKING_POOL {
+            pool.push(conn);
+          }
+          top_level(value)
+        }
+      }
+    })
+  }
+
   fn health(&self) -> Health {
     match self.shared.health.load(Ordering::Acquire) {
       x if x == Health::Ready as u8 => Health::Ready,
@@ -252,6 +312,12 @@ impl Backend for RedisBackend {
   fn close(&self) {
     self.shared.closed.send_replace(true);
     self.shared.replace(None);
+    self
+      .shared
+      .blocking_pool
+      .lock()
+      .unwrap_or_else(|e| e.into_inner())
+      .clear();
   }
 }
 
