@@ -1,23 +1,30 @@
 'use strict'
 // The JS half of the bridge (see src/bridge.rs): commands issued in one
-// microtask go to Rust in one synchronous `submit`; Rust wakes us when results
-// are ready and we settle every ready promise from one synchronous `drain`.
+// microtask are RESP-encoded here and handed to Rust in one synchronous
+// `submit`; Rust wakes us when results are ready and we settle every ready
+// promise from one synchronous `drain`.
 
 const { FerroError } = require('./errors')
+const { Batch, encodeInto } = require('./resp')
 
 const TEXT = 0
 const BYTES = 1
+
+/** Command ids run through 1..2^31 (consecutive within a batch); op ids above. */
+const SPAN = 0x7fffffff
+const OP_BASE = 0x80000000
 
 class Transport {
   constructor(native, onEvent) {
     this.native = native
     this.onEvent = onEvent
-    this.nextId = 1
+    this.nextSeq = 1
+    this.nextOp = 0
     this.pending = new Map()
-    this.ids = []
-    this.decodes = []
-    this.cmds = []
-    this.flushing = false
+    this.batch = null
+    this.batchFirst = 0
+    this.batchCount = 0
+    this.batchBytes = null
     this.idleWaiters = []
     // The native wake-up is weak: Node may exit while nothing is pending. This
     // timer is ref'd only while requests are in flight, so a pending promise is
@@ -30,21 +37,26 @@ class Transport {
   /** Queues one command for this microtask's batch. */
   command(args, decode = TEXT, transform) {
     return new Promise((resolve, reject) => {
-      const id = this._track(resolve, reject, transform)
-      this.ids.push(id)
-      this.decodes.push(decode)
-      this.cmds.push(args)
-      if (!this.flushing) {
-        this.flushing = true
+      if (this.batch === null) {
+        this.batch = new Batch()
+        this.batchFirst = this.nextSeq
         queueMicrotask(this.flush)
       }
+      const id = this.nextSeq
+      this.nextSeq = id === SPAN ? 1 : id + 1
+      if (decode === BYTES) (this.batchBytes || (this.batchBytes = [])).push(this.batchCount)
+      this.batchCount++
+      encodeInto(this.batch, args)
+      this._track(id, resolve, reject, transform)
     })
   }
 
   /** Starts a native procedure that completes under its own request id. */
   op(start, transform) {
     return new Promise((resolve, reject) => {
-      const id = this._track(resolve, reject, transform)
+      const id = OP_BASE + this.nextOp
+      this.nextOp = (this.nextOp + 1) % SPAN
+      this._track(id, resolve, reject, transform)
       try {
         start(id)
       } catch (err) {
@@ -53,24 +65,20 @@ class Transport {
     })
   }
 
-  _track(resolve, reject, transform) {
-    const id = this.nextId
-    this.nextId = id >= 0xfffffff0 ? 1 : id + 1
+  _track(id, resolve, reject, transform) {
     if (this.pending.size === 0) this.keepAlive.ref()
     this.pending.set(id, { resolve, reject, transform })
-    return id
   }
 
   _flush() {
-    this.flushing = false
-    const { ids, decodes, cmds } = this
-    this.ids = []
-    this.decodes = []
-    this.cmds = []
+    const { batch, batchFirst, batchCount, batchBytes } = this
+    this.batch = null
+    this.batchCount = 0
+    this.batchBytes = null
     try {
-      this.native.submit(ids, decodes, cmds)
+      this.native.submit(batch.payload(), batchCount, batchFirst, batchBytes)
     } catch (err) {
-      for (const id of ids) this._settle(id, 'ERR_INVALID_ARGUMENT', err.message)
+      for (let i = 0; i < batchCount; i++) this._settle(((batchFirst - 1 + i) % SPAN) + 1, 'ERR_INVALID_ARGUMENT', err.message)
     }
   }
 
@@ -106,7 +114,7 @@ class Transport {
 
   /** Resolves once no request is in flight. */
   idle() {
-    if (this.pending.size === 0 && this.cmds.length === 0) return Promise.resolve()
+    if (this.pending.size === 0 && this.batch === null) return Promise.resolve()
     return new Promise((resolve) => this.idleWaiters.push(resolve))
   }
 

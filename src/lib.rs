@@ -15,6 +15,9 @@ mod info;
 mod invalidate;
 mod local;
 mod metrics;
+mod queue;
+mod ratelimit;
+mod resp;
 mod script;
 
 use napi::bindgen_prelude::{Buffer, Either, Function};
@@ -34,6 +37,12 @@ fn bytes(arg: Arg) -> Vec<u8> {
     Either::A(s) => s.into_bytes(),
     Either::B(b) => b.to_vec(),
   }
+}
+
+/// Command ids run through 1..2^31 and wrap, in step with `lib/transport.js`.
+fn command_id(first: u32, offset: u32) -> u32 {
+  const SPAN: u64 = 0x7fff_ffff;
+  ((u64::from(first.max(1)) - 1 + u64::from(offset)) % SPAN) as u32 + 1
 }
 
 /// Counters of the client, the cache and the L1 tier, read synchronously.
@@ -82,17 +91,31 @@ impl NativeClient {
     self.core.connect(id);
   }
 
-  /// One batch: `ids[i]` names `cmds[i]`; `decodes[i]` is 1 for Buffer replies.
+  /// One batch of `count` RESP-encoded commands; the i-th completes under
+  /// request id `first_id + i` (ids wrap within 1..2^31). `bytes_at` lists the
+  /// commands whose bulk replies must come back as Buffers.
   #[napi]
-  pub fn submit(&self, ids: Vec<u32>, decodes: Vec<u32>, cmds: Vec<Vec<Arg>>) -> napi::Result<()> {
-    if ids.len() != cmds.len() || decodes.len() != cmds.len() {
-      return Err(Error::invalid("submit: ids, decodes and cmds differ in length").into());
+  pub fn submit(
+    &self,
+    payload: Arg,
+    count: u32,
+    first_id: u32,
+    bytes_at: Option<Vec<u32>>,
+  ) -> napi::Result<()> {
+    let cmds = match payload {
+      Either::A(s) => resp::decode_requests(s.as_bytes()),
+      Either::B(b) => resp::decode_requests(&b),
+    }?;
+    if cmds.len() != count as usize {
+      return Err(Error::invalid("submit: count differs from the payload").into());
     }
-    let decodes = decodes.into_iter().map(Decode::from_flag).collect();
-    let cmds = cmds
-      .into_iter()
-      .map(|args| args.into_iter().map(bytes).collect())
-      .collect();
+    let mut decodes = vec![Decode::Text; cmds.len()];
+    for i in bytes_at.unwrap_or_default() {
+      if let Some(d) = decodes.get_mut(i as usize) {
+        *d = Decode::Bytes;
+      }
+    }
+    let ids = (0..count).map(|i| command_id(first_id, i)).collect();
     self.core.submit(ids, decodes, cmds);
     Ok(())
   }
@@ -243,5 +266,19 @@ impl NativeClient {
   #[napi]
   pub fn close(&self) {
     self.core.close();
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::command_id;
+
+  #[test]
+  fn command_ids_wrap_like_the_js_counter() {
+    assert_eq!(command_id(1, 0), 1);
+    assert_eq!(command_id(5, 3), 8);
+    assert_eq!(command_id(0x7fff_ffff, 0), 0x7fff_ffff);
+    assert_eq!(command_id(0x7fff_ffff, 1), 1);
+    assert_eq!(command_id(0x7fff_fffe, 3), 2);
   }
 }
