@@ -1,14 +1,19 @@
 'use strict'
 // Tiered cache-aside. Order of a read, after bentocache's two-tier handler:
 // L1 (synchronous), then the single-flight of this process, then Redis, then
-// the loader. Rust owns the L1's bookkeeping (validity, recency, bounds, TTL,
-// tags); this side keeps each entry's parsed value beside the version Rust
-// handed out, so a hit is one Map lookup plus one native check, with no parse.
+// the loader. Rust owns the L1's bookkeeping (bounds, eviction, TTL, tags,
+// invalidation) and journals every key that leaves it; this side keeps each
+// entry's parsed value with the expiry Rust decided, drops the copies Rust
+// journals, and reports hits in batches. So a hit is a Map lookup and a clock
+// read: no native call, no parse.
 
 const { invalid, fromNative } = require('./errors')
 const { durationMs, checkKey, serialize, deserialize, byteLength, describe } = require('./values')
 
 const EVENT = { REMOTE_HIT: 0, MISS: 1, LOAD: 2, ERROR: 3 }
+/** Hits reported to Rust (for recency and stats) at the latest every this many. */
+const TOUCH_BATCH = 256
+const now = () => performance.now()
 
 class Cache {
   constructor(client) {
@@ -16,8 +21,10 @@ class Cache {
     this._native = client._native
     this._useLocal = this._native.localEnabled()
     this._defaultTtlMs = this._native.defaultTtlMs()
-    /** key -> { v: version, value } for entries Rust holds in L1. */
+    /** key -> { value, exp } for entries Rust holds in L1 (exp: performance.now() deadline). */
     this._local = new Map()
+    /** Keys of the hits served since the last report to Rust. */
+    this._touched = []
     /** key -> promise of the loader run in progress (single-flight). */
     this._inflight = new Map()
   }
@@ -35,7 +42,10 @@ class Cache {
     }
     if (o.local) {
       const e = this._local.get(key)
-      if (e !== undefined && this._native.localHit(key, e.v)) return Promise.resolve(e.value)
+      if (e !== undefined && e.exp > now()) {
+        this._hit(key)
+        return Promise.resolve(e.value)
+      }
     }
     // Another caller of this process is already loading this key: share its result.
     let p = this._inflight.get(key)
@@ -95,12 +105,24 @@ class Cache {
     if (o.local) this._localStore(key, value, byteLength(payload), Math.min(o.ttlMs, o.localTtlMs), o.tags)
   }
 
+  _hit(key) {
+    if (this._touched.push(key) >= TOUCH_BATCH) this._report()
+  }
+
+  /** Hands the hits served since the last report to Rust (recency and counters). */
+  _report() {
+    if (this._touched.length === 0) return
+    this._native.localTouch(this._touched, this._touched.length)
+    this._touched = []
+  }
+
   _localStore(key, value, bytes, ttlMs, tags) {
     this._syncRemoved()
-    const v = this._native.localInsert(key, bytes, ttlMs, tags)
+    const t0 = now()
+    const ttl = this._native.localInsert(key, bytes, ttlMs, tags)
     this._syncRemoved()
-    if (v === null) this._local.delete(key)
-    else this._local.set(key, { v, value })
+    if (ttl === null) this._local.delete(key)
+    else this._local.set(key, { value, exp: t0 + ttl })
   }
 
   /** Drops the parsed copies of keys Rust removed from L1. */
@@ -124,7 +146,10 @@ class Cache {
     const o = this._options(undefined)
     if (o.local) {
       const e = this._local.get(key)
-      if (e !== undefined && this._native.localHit(key, e.v)) return e.value
+      if (e !== undefined && e.exp > now()) {
+        this._hit(key)
+        return e.value
+      }
     }
     const remote = await this._remote(key, o)
     return remote.hit ? remote.value : null
@@ -165,11 +190,11 @@ class Cache {
   peek(key) {
     checkKey(key)
     const e = this._local.get(key)
-    if (e !== undefined && this._native.localPeek(key, e.v)) return e.value
-    return undefined
+    return e !== undefined && e.exp > now() ? e.value : undefined
   }
 
   stats() {
+    this._report()
     const s = this._native.stats()
     return {
       hits: s.hits,

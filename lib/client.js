@@ -23,6 +23,8 @@ class Client extends EventEmitter {
     const native = toNative(options)
     this._prefix = native.keyPrefix || ''
     this._closed = false
+    /** Aborted when close() starts: a blocking wait (a queue pop) ends then instead of holding close() up. */
+    this._closing = new AbortController()
     this._transport = new Transport(null, (name, payload) => this._event(name, payload))
     try {
       this._native = new NativeClient(native, () => this._transport.wake())
@@ -41,8 +43,10 @@ class Client extends EventEmitter {
       if (this.listenerCount('error') > 0) this.emit('error', new FerroError(payload[0], payload[1]))
     } else if (name === 'reconnecting') {
       this.emit('reconnecting', { attempt: payload[0], delayMs: payload[1] })
-    } else if (name !== 'end') {
-      this.emit(name)
+    } else if (name === 'ready') {
+      // Rust flushed the L1 on reconnection: drop the parsed copies too.
+      this.cache._syncRemoved()
+      this.emit('ready')
     }
   }
 
@@ -204,6 +208,7 @@ class Client extends EventEmitter {
   }
 
   stats() {
+    const cache = this.cache.stats()
     const s = this._native.stats()
     return {
       commands: s.commands,
@@ -211,7 +216,7 @@ class Client extends EventEmitter {
       timeouts: s.timeouts,
       reconnects: s.reconnects,
       inFlight: s.inFlight,
-      cache: this.cache.stats(),
+      cache,
     }
   }
 
@@ -221,6 +226,7 @@ class Client extends EventEmitter {
   }
 
   metrics() {
+    this.cache._report()
     return this._native.metrics()
   }
 
@@ -228,6 +234,7 @@ class Client extends EventEmitter {
   async close() {
     if (this._closed) return
     this._closed = true
+    this._closing.abort()
     await this._transport.idle()
     this._native.close()
     this._transport.close()

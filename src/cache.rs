@@ -1,9 +1,8 @@
 //! The cache's Rust half: the L1 tier's bookkeeping and the cache counters.
 //!
-//! The JS layer runs loaders and keeps parsed values; it asks this module,
-//! synchronously, whether the version it holds for a key is still valid. A
-//! valid answer is a local hit and is counted here, in the same call, so an
-//! L1 hit stays one native call with no tokio hop.
+//! The JS layer runs loaders, keeps parsed values with their expiry, and
+//! serves L1 hits without calling here; it reports those hits (their keys, for
+//! recency, and their count) in batches through `local_touch`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -83,27 +82,16 @@ impl Cache {
     self.local.is_some()
   }
 
-  /// A read that the JS layer may answer from its parsed copy of `version`.
-  pub fn local_hit(&self, key: &str, version: u64) -> bool {
-    let hit = self
-      .local
-      .as_ref()
-      .is_some_and(|l| l.check(key, version, true));
-    if hit {
-      self.counters.local_hits.fetch_add(1, Ordering::Relaxed);
+  /// Hits JS served from its copies since its last report: counted, and
+  /// their keys made most recently used.
+  pub fn local_touch(&self, keys: &[String], hits: u64) {
+    if let Some(l) = self.local.as_ref() {
+      l.touch(keys);
     }
-    hit
+    self.counters.local_hits.fetch_add(hits, Ordering::Relaxed);
   }
 
-  /// Like `local_hit` but neither counts nor changes recency.
-  pub fn local_peek(&self, key: &str, version: u64) -> bool {
-    self
-      .local
-      .as_ref()
-      .is_some_and(|l| l.check(key, version, false))
-  }
-
-  /// Records a value of `value_bytes` serialized bytes; the version to keep beside it.
+  /// Records a value of `value_bytes` serialized bytes; the TTL JS must give its copy.
   pub fn local_insert(
     &self,
     key: &str,
@@ -170,14 +158,10 @@ mod tests {
   use super::*;
 
   #[test]
-  fn a_local_hit_is_counted_in_the_same_call() {
+  fn reported_hits_are_counted() {
     let cache = Cache::new(Some(LocalConfig::default()));
-    let v = cache.local_insert("k", 10, 1_000, &[]);
-    assert!(v.is_some());
-    let v = v.unwrap_or(0);
-    assert!(cache.local_hit("k", v));
-    assert!(!cache.local_hit("k", v + 1));
-    assert!(cache.local_peek("k", v));
+    assert_eq!(cache.local_insert("k", 10, 1_000, &[]), Some(1_000));
+    cache.local_touch(&["k".to_string()], 1);
     cache.record(CacheEvent::Miss);
     let s = cache.snapshot();
     assert_eq!((s.local_hits, s.misses, s.hits()), (1, 1, 1));
@@ -188,7 +172,6 @@ mod tests {
   fn without_a_local_tier_nothing_is_cached() {
     let cache = Cache::new(None);
     assert_eq!(cache.local_insert("k", 10, 1_000, &[]), None);
-    assert!(!cache.local_hit("k", 1));
     assert_eq!(cache.take_removed(), Some(Vec::new()));
   }
 

@@ -153,19 +153,13 @@ impl NativeClient {
     self.core.server_info(id);
   }
 
-  /// True when `version` of `key` is still valid in L1 (counts a local hit).
+  /// Reports L1 hits JS served by itself: `keys` for recency, `hits` counted.
   #[napi]
-  pub fn local_hit(&self, key: String, version: f64) -> bool {
-    self.core.cache.local_hit(&key, version as u64)
+  pub fn local_touch(&self, keys: Vec<String>, hits: u32) {
+    self.core.cache.local_touch(&keys, u64::from(hits));
   }
 
-  /// Like `localHit`, without counting or changing recency.
-  #[napi]
-  pub fn local_peek(&self, key: String, version: f64) -> bool {
-    self.core.cache.local_peek(&key, version as u64)
-  }
-
-  /// Records an L1 entry; returns its version, or null when not cached.
+  /// Records an L1 entry; returns the TTL (ms) its JS copy gets, or null when not cached.
   #[napi]
   pub fn local_insert(
     &self,

@@ -1,10 +1,12 @@
 //! The L1 tier's bookkeeping: which keys the JS layer may serve from its own
 //! parsed copies.
 //!
-//! JS keeps each parsed value in a `Map`, beside the version `insert` returned.
-//! Rust keeps everything else (validity, size, expiry, recency, bounds, tags).
-//! So an L1 hit is one synchronous `check` call, and no value bytes ever
-//! cross the boundary.
+//! JS keeps each parsed value in a `Map` with the expiry `insert` decided.
+//! Rust keeps everything else (size, expiry, recency, bounds, tags) and
+//! journals every key that leaves the tier, which JS drains after each of its
+//! own calls and whenever Rust signals a removal made off the JS thread. So an
+//! L1 hit costs no native call at all; recency arrives in batches (`touch`),
+//! and no value bytes ever cross the boundary.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -101,7 +103,6 @@ pub struct LocalTier {
 }
 
 struct Entry {
-  version: u64,
   bytes: usize,
   expires_at: u64,
   tags: Vec<String>,
@@ -113,7 +114,6 @@ struct State {
   tags: HashMap<String, HashSet<String>>,
   bytes: usize,
   evictions: u64,
-  last_version: u64,
   journal: Journal,
 }
 
@@ -133,7 +133,6 @@ impl LocalTier {
       tags: HashMap::new(),
       bytes: 0,
       evictions: 0,
-      last_version: 0,
       journal: Journal {
         keys: HashSet::new(),
         cap: config.max_entries,
@@ -149,7 +148,7 @@ impl LocalTier {
 
   /// Records `key` as cached with a value of `value_bytes` bytes for `ttl_ms`
   /// (capped by the tier's ttl), replacing any earlier entry of `key`. Returns
-  /// the version JS keeps beside its copy: unique, increasing, never 0.
+  /// the TTL the entry got, which JS keeps beside its copy as its expiry.
   /// Returns `None` when the entry must not be cached: `ttl_ms` is 0, the
   /// entry alone (key plus value) exceeds `max_bytes`, or `max_entries` is 0.
   /// Any old entry of `key` is removed then, since JS's copy of it is outdated.
@@ -177,9 +176,6 @@ impl LocalTier {
       state.discard(old_key, &old);
       state.evictions += 1;
     }
-    // Saturating only to rule out a panic: 2^64 inserts never happen.
-    state.last_version = state.last_version.saturating_add(1);
-    let version = state.last_version;
     let mut tags = tags.to_vec();
     tags.sort_unstable();
     tags.dedup();
@@ -193,33 +189,38 @@ impl LocalTier {
     state.bytes += bytes;
     let expires_at = self.clock.now_ms().saturating_add(ttl_ms);
     let entry = Entry {
-      version,
       bytes,
       expires_at,
       tags,
     };
     state.entries.push(key.to_owned(), entry);
-    Some(version)
+    Some(ttl_ms)
   }
 
-  /// Whether JS's copy of `key` at `version` is still valid. `touch` marks a
-  /// real hit and makes the entry most recently used; `false` is a peek.
-  /// An expired entry found here is removed.
-  pub fn check(&self, key: &str, version: u64, touch: bool) -> bool {
+  /// Marks `keys` as recently used: the hits JS served since its last call.
+  /// An expired entry found here is removed (and journaled).
+  pub fn touch<S: AsRef<str>>(&self, keys: &[S]) {
     let mut state = self.state();
     let now = self.clock.now_ms();
-    let (expired, hit) = match state.entries.peek(key) {
-      Some(entry) => (entry.expires_at <= now, entry.version == version),
-      None => return false,
-    };
-    if expired {
-      state.remove(key);
-      return false;
+    for key in keys {
+      let key = key.as_ref();
+      match state.entries.peek(key).map(|e| e.expires_at <= now) {
+        Some(true) => {
+          state.remove(key);
+        }
+        Some(false) => {
+          state.entries.promote(key);
+        }
+        None => {}
+      }
     }
-    if hit && touch {
-      state.entries.promote(key);
-    }
-    hit
+  }
+
+  /// Whether `key` holds a live entry, without changing recency. An expired
+  /// entry found here is removed.
+  #[cfg(test)]
+  pub fn live(&self, key: &str) -> bool {
+    self.ttl_ms(key).is_some()
   }
 
   /// Remaining L1 lifetime in ms of a live entry (tests pin TTL edges with
@@ -400,10 +401,15 @@ mod tests {
     names.iter().map(|s| s.to_string()).collect()
   }
 
-  fn put(tier: &LocalTier, key: &str, value_bytes: usize, tag_names: &[&str]) -> u64 {
-    let version = tier.insert(key, value_bytes, 10_000, &tags(tag_names));
-    assert!(version.is_some(), "{key} was refused");
-    version.unwrap_or_default()
+  fn put(tier: &LocalTier, key: &str, value_bytes: usize, tag_names: &[&str]) {
+    let ttl = tier.insert(key, value_bytes, 10_000, &tags(tag_names));
+    assert!(ttl.is_some(), "{key} was refused");
+  }
+
+  /// A hit as JS reports it: a touch, then the entry must still be live.
+  fn hit(tier: &LocalTier, key: &str) -> bool {
+    tier.touch(&[key]);
+    tier.live(key)
   }
 
   fn removed(tier: &LocalTier) -> Vec<String> {
@@ -451,9 +457,9 @@ mod tests {
   #[test]
   fn an_entry_expires_exactly_at_its_ttl() {
     let (tier, clock) = tier(10, 1_000, 1_000);
-    let v = put(&tier, "k", 5, &["t"]);
+    put(&tier, "k", 5, &["t"]);
     clock.advance(999);
-    assert!(tier.check("k", v, true));
+    assert!(hit(&tier, "k"));
     assert_eq!(tier.ttl_ms("k"), Some(1));
     clock.advance(1);
     assert_eq!(
@@ -461,7 +467,7 @@ mod tests {
       1,
       "expired entries are not removed ahead of time"
     );
-    assert!(!tier.check("k", v, false));
+    assert!(!tier.live("k"));
     assert_eq!(tier.stats(), LocalStats::default());
     assert_eq!(tag_index(&tier), index_of(&[]));
     assert_eq!(removed(&tier), tags(&["k"]));
@@ -480,24 +486,12 @@ mod tests {
   #[test]
   fn a_zero_ttl_is_not_cached_and_drops_the_old_entry() {
     let (tier, _) = tier(10, 1_000, 1_000);
-    let v = put(&tier, "k", 5, &["t"]);
+    put(&tier, "k", 5, &["t"]);
     assert_eq!(tier.insert("k", 5, 0, &[]), None);
-    assert!(!tier.check("k", v, true));
+    assert!(!hit(&tier, "k"));
     assert_eq!(tier.stats(), LocalStats::default());
     assert_eq!(tag_index(&tier), index_of(&[]));
     assert_eq!(removed(&tier), tags(&["k"]));
-  }
-
-  #[test]
-  fn only_the_current_version_is_valid() {
-    let (tier, _) = tier(10, 1_000, 1_000);
-    let v1 = put(&tier, "k", 5, &[]);
-    let other = put(&tier, "other", 5, &[]);
-    let v2 = put(&tier, "k", 5, &[]);
-    assert!(0 < v1 && v1 < other && other < v2);
-    assert!(!tier.check("k", v1, true));
-    assert!(tier.check("k", v2, true));
-    assert!(!tier.check("absent", v2, true));
   }
 
   #[test]
@@ -516,26 +510,26 @@ mod tests {
   #[test]
   fn max_entries_evicts_the_least_recently_used() {
     let (tier, _) = tier(3, 1_000, 1_000);
-    let a = put(&tier, "a", 1, &[]);
-    let b = put(&tier, "b", 1, &[]);
+    put(&tier, "a", 1, &[]);
+    put(&tier, "b", 1, &[]);
     put(&tier, "c", 1, &[]);
     // A hit makes `a` most recently used; a peek leaves `b` the oldest.
-    assert!(tier.check("a", a, true));
-    assert!(tier.check("b", b, false));
+    assert!(hit(&tier, "a"));
+    assert!(tier.live("b"));
     put(&tier, "d", 1, &[]);
     assert_eq!(removed(&tier), tags(&["b"]));
     put(&tier, "e", 1, &[]);
     assert_eq!(removed(&tier), tags(&["c"]));
-    assert!(tier.check("a", a, false));
+    assert!(tier.live("a"));
     assert_eq!(tier.stats().evictions, 2);
   }
 
   #[test]
   fn max_bytes_evicts_the_least_recently_used() {
     let (tier, _) = tier(100, 100, 1_000);
-    let a = put(&tier, "a", 39, &[]);
+    put(&tier, "a", 39, &[]);
     put(&tier, "b", 39, &[]);
-    assert!(tier.check("a", a, true));
+    assert!(hit(&tier, "a"));
     put(&tier, "c", 39, &[]);
     assert_eq!(removed(&tier), tags(&["b"]));
     assert_eq!(tier.stats().bytes, 80);
@@ -614,9 +608,9 @@ mod tests {
     put(&tier, "i", 1, &[]);
     assert_eq!(tag_index(&tier), index_of(&[("u", &["j"])]));
 
-    let v = put(&tier, "k", 1, &["t"]);
+    put(&tier, "k", 1, &["t"]);
     clock.advance(10_000);
-    assert!(!tier.check("k", v, true));
+    assert!(!hit(&tier, "k"));
     assert_eq!(tag_index(&tier), empty);
     assert_eq!(tier.stats().bytes, 2);
   }
@@ -641,10 +635,10 @@ mod tests {
     assert_eq!(tier.clear(), 2);
     put(&tier, "c", 1, &[]);
     tier.remove("c");
-    let d = put(&tier, "d", 1, &[]);
+    put(&tier, "d", 1, &[]);
     assert_eq!(tier.take_removed(), Removed::All);
     assert_eq!(tier.take_removed(), Removed::Keys(Vec::new()));
-    assert!(tier.check("d", d, false));
+    assert!(tier.live("d"));
   }
 
   #[test]
@@ -690,8 +684,8 @@ mod tests {
       panic!("poison the lock");
     }));
     assert!(poison.is_err());
-    let v = put(&tier, "k", 1, &[]);
-    assert!(tier.check("k", v, true));
+    put(&tier, "k", 1, &[]);
+    assert!(hit(&tier, "k"));
   }
 
   #[test]
