@@ -1,0 +1,198 @@
+/** Shared test helpers. Every test gets its own keyPrefix: files run in parallel on one Redis. */
+import { execFile } from 'child_process';
+import { randomBytes } from 'crypto';
+import type { ErrorCode, FerroError } from '../index';
+
+export { freePort, startRedis } from './setup/redis-server';
+export type { RedisServer } from './setup/redis-server';
+
+/** The Redis the whole run shares (started by globalSetup, or REDIS_URL). */
+export function testUrl(): string {
+  const url = process.env.FERRO_TEST_URL;
+  if (url === undefined || url === '') {
+    throw new Error('FERRO_TEST_URL is not set: run the tests through jest (globalSetup starts Redis)');
+  }
+  return url;
+}
+
+/**
+ * Spread into the options of clients whose test is not about timeouts: a loaded CI machine can
+ * take longer than the 1 s default for a command, and no test may fail on a speed.
+ */
+export const relaxed = { commandTimeoutMs: 15_000, connectTimeoutMs: 15_000 } as const;
+
+const issuedPrefixes = new Set<string>();
+
+/** `t:<name>:<random>:` — holds no glob character. */
+export function uniquePrefix(name: string): string {
+  const safe = name.replace(/[^A-Za-z0-9_-]/g, '_');
+  const prefix = `t:${safe}:${randomBytes(6).toString('hex')}:`;
+  issuedPrefixes.add(prefix);
+  return prefix;
+}
+
+/** Escapes the Redis glob characters of a literal. */
+export function globEscape(literal: string): string {
+  return literal.replace(/[\\*?[\]]/g, (c) => '\\' + c);
+}
+
+export interface CliOptions {
+  /** Written to redis-cli's stdin (use with `-x`). */
+  input?: Buffer | string;
+}
+
+/** `redis-cli -u <url> ...args`, raw bytes of stdout. */
+export function redisCliBuffer(url: string, args: string[], opts: CliOptions = {}): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      'redis-cli',
+      ['-u', url, ...args],
+      { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024, timeout: 20000 },
+      (err, stdout, stderr) => {
+        if (err) {
+          reject(new Error(`redis-cli ${args.join(' ')} failed: ${err.message} ${stderr.toString()}`));
+          return;
+        }
+        resolve(stdout);
+      },
+    );
+    child.stdin?.end(opts.input);
+  });
+}
+
+/**
+ * `redis-cli -u <url> ...args` (an independent view of what the client wrote). Output is in
+ * redis-cli's raw mode (stdout is not a TTY): the value itself, `''` for nil; one trailing
+ * newline is removed. Options such as `-n 3` go before the command.
+ */
+export async function redisCli(url: string, ...args: string[]): Promise<string> {
+  const out = (await redisCliBuffer(url, args)).toString('utf8');
+  return out.endsWith('\n') ? out.slice(0, -1) : out;
+}
+
+/** Every key matching a glob, once each, through `redis-cli --scan` (never KEYS). */
+export async function scanKeys(url: string, pattern: string, db?: number): Promise<string[]> {
+  const dbArgs = db === undefined ? [] : ['-n', String(db)];
+  const out = await redisCli(url, ...dbArgs, '--scan', '--pattern', pattern);
+  // SCAN may return a key more than once (e.g. while the table is rehashing).
+  return Array.from(new Set(out.split('\n').filter((k) => k !== '')));
+}
+
+/** Deletes every key under the given prefixes (default: every prefix this file issued). */
+export async function cleanupPrefixes(url: string = testUrl(), prefixes: Iterable<string> = issuedPrefixes, db?: number): Promise<void> {
+  const dbArgs = db === undefined ? [] : ['-n', String(db)];
+  for (const prefix of Array.from(prefixes)) {
+    const keys = await scanKeys(url, globEscape(prefix) + '*', db).catch(() => [] as string[]);
+    for (let i = 0; i < keys.length; i += 500) {
+      await redisCli(url, ...dbArgs, 'UNLINK', ...keys.slice(i, i + 500)).catch(() => undefined);
+    }
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Polls `cond` until it returns a truthy value (a throw counts as falsy) and returns that value;
+ * throws after `timeoutMs` with the last error. For outcomes that happen eventually (a reconnect,
+ * an event), never to measure speed.
+ */
+export async function waitFor<T>(
+  cond: () => T | Promise<T>,
+  timeoutMs = 10000,
+  intervalMs = 50,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await cond();
+      if (value) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() >= deadline) {
+      const detail = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
+      throw new Error(`waitFor: ${what} not met within ${timeoutMs} ms${detail}`);
+    }
+    await sleep(intervalMs);
+  }
+}
+
+/**
+ * Calls `fn` and returns what its promise rejected with. Fails the test when it resolves, or
+ * when `fn` throws synchronously (the API promises a rejected promise, not a throw).
+ */
+export async function rejectionOf(fn: () => unknown): Promise<unknown> {
+  let result: unknown;
+  try {
+    result = fn();
+  } catch (err) {
+    throw new Error(`expected a rejected promise, but the call threw synchronously: ${String(err)}`);
+  }
+  if (!(result instanceof Promise) && !(result !== null && typeof result === 'object' && 'then' in result)) {
+    throw new Error(`expected a promise, got ${typeof result}`);
+  }
+  try {
+    const value = await result;
+    throw new ResolvedError(value);
+  } catch (err) {
+    if (err instanceof ResolvedError) {
+      throw new Error(`expected a rejection, but it resolved with ${describe(err.value)}`);
+    }
+    return err;
+  }
+}
+
+class ResolvedError {
+  constructor(readonly value: unknown) {}
+}
+
+function describe(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/** Asserts a FerroError with one of `codes` (branching on the code, never on the message). */
+export function expectFerroError(err: unknown, codes: ErrorCode | ErrorCode[]): FerroError {
+  const allowed = Array.isArray(codes) ? codes : [codes];
+  // Loaded lazily so the harness helpers work before the addon is built.
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { FerroError: FerroErrorClass } = require('../index') as typeof import('../index');
+  if (!(err instanceof FerroErrorClass)) {
+    throw new Error(`expected a FerroError (${allowed.join(' | ')}), got ${err instanceof Error ? `${err.name}: ${err.message}` : describe(err)}`);
+  }
+  expect(err).toBeInstanceOf(Error);
+  expect(err.name).toBe('FerroError');
+  expect(allowed).toContain(err.code);
+  return err;
+}
+
+/** `fn()` rejects with a FerroError of one of `codes`. */
+export async function expectRejectsWith(fn: () => unknown, codes: ErrorCode | ErrorCode[]): Promise<FerroError> {
+  return expectFerroError(await rejectionOf(fn), codes);
+}
+
+/** Whether `err` is `cause` or wraps it (`err.cause`). */
+export function isOrWraps(err: unknown, cause: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; depth < 5 && e !== undefined && e !== null; depth++) {
+    if (e === cause) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/** A promise with its resolve function outside. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
