@@ -200,9 +200,11 @@ export interface RateLimiterOptions {
 
 export interface RateLimitResult {
   allowed: boolean
+  /** The limiter's capacity: `limit`, or `burst` for the token bucket and GCRA. */
   limit: number
+  /** What is left after this call (for `peek`, what is left now); never above `limit`. */
   remaining: number
-  /** ms until the limiter is back to full capacity if no request comes. */
+  /** ms until the limiter is back to full capacity (`remaining === limit`) if no request comes. */
   resetMs: number
   /** ms until a request of the same cost would be admitted (0 when allowed). */
   retryAfterMs: number
@@ -213,9 +215,11 @@ export interface RateLimiter {
   readonly limit: number
   readonly windowMs: number
   readonly algorithm: RateLimitAlgorithm
-  /** A denial resolves (`allowed: false`); it does not reject. */
+  /** A denial resolves (`allowed: false`) and consumes nothing; it does not reject. */
   consume(id: string, cost?: number): Promise<RateLimitResult>
+  /** What `consume(id)` would answer, consuming nothing. */
   peek(id: string): Promise<RateLimitResult>
+  /** Back to full capacity: deletes the id's key (and its per-process state). */
   reset(id: string): Promise<void>
 }
 
@@ -231,7 +235,10 @@ export interface TokenBlacklistOptions {
 export interface TokenBlacklist {
   /** Revokes until the token's own `exp` (seconds since the epoch); an expired token is a no-op. */
   revoke(token: { jti: string; exp: number }): Promise<void>
-  /** One round trip: the jti is revoked, or the user's tokens issued up to `iat` were. */
+  /**
+   * One round trip: the jti is revoked, or `sub`'s tokens issued up to `iat` were (a token without
+   * `iat` counts as issued before). Resolves per `onRedisError` when Redis fails.
+   */
   isRevoked(token: { jti: string; sub?: string; iat?: number }): Promise<boolean>
   /** Revokes every token of `sub` issued up to now (millisecond precision). */
   revokeAllForUser(sub: string, opts?: { maxTokenLifetime?: Duration }): Promise<void>
@@ -267,9 +274,14 @@ export interface Queue {
   readonly name: string
   /** LPUSHes `{ id, payload, enqueuedAt }` (JSON) on `queue:<name>`; returns the job id. */
   push(payload: unknown): Promise<string>
-  /** Takes the oldest job into `{queue:<name>}:processing` until `ack`; waits up to `timeoutMs`. */
+  /**
+   * Takes the oldest job into `{queue:<name>}:processing` until `ack`; waits up to `timeoutMs`
+   * (default 1000, at most 60000; 0 takes a job only if one is there), on a connection of its
+   * own. Null when none came. `close()` ends a waiting pop with ERR_CLOSED.
+   */
   pop<T = unknown>(opts?: { timeoutMs?: number }): Promise<Job<T> | null>
   ack(id: string): Promise<void>
+  /** Stored as JSON at `queue:<name>:status:<id>` (a worker can write it too); ttl default 1 h. */
   setStatus(id: string, status: unknown, opts?: { ttl?: Duration }): Promise<void>
   status<T = unknown>(id: string): Promise<T | null>
 }

@@ -101,7 +101,17 @@ class Cache {
 
   async _write(key, payload, value, o) {
     this.evict([key])
-    await this._client._transport.op((id) => this._native.cacheWrite(id, key, payload, o.ttlMs, o.tags))
+    const c = this._client
+    const full = c._prefix + key
+    const ttl = String(o.ttlMs)
+    const writes = [c._cmd(['SET', full, payload, 'PX', ttl])]
+    // Tag sets (read by src/invalidate.rs): PEXPIRE NX gives a new set its first TTL, GT
+    // stretches an older one to its longest-lived member (GT alone never sets a first TTL).
+    for (const tag of o.tags) {
+      const set = c._prefix + 'tag:' + tag
+      writes.push(c._cmd(['SADD', set, full]), c._cmd(['PEXPIRE', set, ttl, 'NX']), c._cmd(['PEXPIRE', set, ttl, 'GT']))
+    }
+    await (writes.length === 1 ? writes[0] : Promise.all(writes))
     if (o.local) this._localStore(key, value, byteLength(payload), Math.min(o.ttlMs, o.localTtlMs), o.tags)
   }
 

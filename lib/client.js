@@ -34,6 +34,8 @@ class Client extends EventEmitter {
     }
     this._transport.native = this._native
     this.cache = new Cache(this)
+    /** Script name -> SHA1, asked of Rust once. */
+    this._shas = new Map()
   }
 
   _event(name, payload) {
@@ -64,8 +66,13 @@ class Client extends EventEmitter {
     return this._prefix + v.checkKey(key)
   }
 
-  async get(key) {
-    return this._cmd(['GET', this._k(key)], TEXT, v.deserialize)
+  get(key) {
+    // Not `async`: one promise per call on the hottest path.
+    try {
+      return this._cmd(['GET', this._k(key)], TEXT, v.deserialize)
+    } catch (err) {
+      return Promise.reject(err)
+    }
   }
 
   async getBuffer(key) {
@@ -176,17 +183,32 @@ class Client extends EventEmitter {
     return new Queue(this, name)
   }
 
-  /** EVALSHA of one of the library's scripts (src/lua), batched like any command. */
+  /**
+   * EVALSHA of one of the library's scripts (src/lua), batched like any command. A server that
+   * lost its script cache (restart, failover, SCRIPT FLUSH) answers NOSCRIPT: the call is re-sent
+   * once as EVAL, which also reloads the script.
+   */
   _script(name, keys, args, transform) {
-    const sha = this._native.scriptSha(name)
-    return this._cmd(['EVALSHA', sha, String(keys.length), ...keys, ...args], TEXT, transform)
+    let sha = this._shas.get(name)
+    if (sha === undefined) this._shas.set(name, (sha = this._native.scriptSha(name)))
+    const rest = [String(keys.length), ...keys, ...args]
+    return this._cmd(['EVALSHA', sha, ...rest], TEXT, transform).catch((err) => {
+      if (err.code !== 'ERR_REDIS' || !err.message.startsWith('NOSCRIPT')) throw err
+      return this._cmd(['EVAL', this._native.scriptCode(name), ...rest], TEXT, transform)
+    })
   }
 
   /** MULTI ... EXEC issued together in one batch; resolves `pick(execReply)`. */
   _transaction(cmds, pick) {
     this._open()
     const t = this._transport
-    const sent = [t.command(['MULTI']), ...cmds.map((c) => t.command(c)), t.command(['EXEC'])]
+    t.holding++
+    let sent
+    try {
+      sent = [t.command(['MULTI']), ...cmds.map((c) => t.command(c)), t.command(['EXEC'])]
+    } finally {
+      t.holding--
+    }
     return Promise.all(sent).then((replies) => pick(replies[replies.length - 1]))
   }
 

@@ -13,6 +13,19 @@ const BYTES = 1
 /** Command ids run through 1..2^31 (consecutive within a batch); op ids above. */
 const SPAN = 0x7fffffff
 const OP_BASE = 0x80000000
+/**
+ * A batch is handed to Rust (and written to the socket) once it holds this many commands, without
+ * waiting for the end of the microtask: Redis starts on the first commands while JS is still
+ * issuing the next ones, instead of client and server taking turns.
+ */
+const MAX_BATCH = 16
+/** Kinds of a drained result, as src/bridge.rs numbers them. */
+const K_TEXT = 0
+const K_INT = 1
+const K_NULL = 2
+const K_ERROR = 3
+const K_EXTRA = 4
+const K_EVENT = 5
 
 class Transport {
   constructor(native, onEvent) {
@@ -26,6 +39,8 @@ class Transport {
     this.batchCount = 0
     this.batchBytes = null
     this.idleWaiters = []
+    /** > 0 while a transaction is being queued: MULTI ... EXEC must not be split. */
+    this.holding = 0
     // The native wake-up is weak: Node may exit while nothing is pending. This
     // timer is ref'd only while requests are in flight, so a pending promise is
     // never lost at exit and an idle client never holds the process open.
@@ -48,6 +63,7 @@ class Transport {
       this.batchCount++
       encodeInto(this.batch, args)
       this._track(id, resolve, reject, transform)
+      if (this.batchCount >= MAX_BATCH && this.holding === 0) this._flush()
     })
   }
 
@@ -72,6 +88,7 @@ class Transport {
 
   _flush() {
     const { batch, batchFirst, batchCount, batchBytes } = this
+    if (batch === null) return
     this.batch = null
     this.batchCount = 0
     this.batchBytes = null
@@ -82,12 +99,47 @@ class Transport {
     }
   }
 
-  /** Called by Rust (through the threadsafe function) when results are ready. */
+  /**
+   * Called by Rust (through the threadsafe function) when results are ready. The drain is packed
+   * (src/bridge.rs `Drained`): `meta` holds [id, kind, len] per result; strings and integers are
+   * slices of `blob`; other values, errors and events come from `extra`, in order.
+   */
   wake() {
-    const out = this.native.drain()
-    for (let i = 0; i < out.length; i += 3) {
-      if (out[i] === 0) this.onEvent(out[i + 1], out[i + 2])
-      else this._settle(out[i], out[i + 1], out[i + 2])
+    const [meta, blob, extra] = this.native.drain()
+    let at = 0
+    let x = 0
+    for (let i = 0; i < meta.length; i += 3) {
+      const id = meta[i]
+      switch (meta[i + 1]) {
+        case K_TEXT: {
+          const end = at + meta[i + 2]
+          this._settle(id, null, blob.slice(at, end))
+          at = end
+          break
+        }
+        case K_INT: {
+          const end = at + meta[i + 2]
+          this._settle(id, null, Number(blob.slice(at, end)))
+          at = end
+          break
+        }
+        case K_NULL:
+          this._settle(id, null, null)
+          break
+        case K_ERROR: {
+          const [code, message] = extra[x++]
+          this._settle(id, code, message)
+          break
+        }
+        case K_EXTRA:
+          this._settle(id, null, extra[x++])
+          break
+        case K_EVENT: {
+          const [name, payload] = extra[x++]
+          this.onEvent(name, payload)
+          break
+        }
+      }
     }
   }
 

@@ -11,14 +11,15 @@
 //! Kept in one module so the transport can change without touching features.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use napi::bindgen_prelude::{Buffer, Null, ToNapiValue};
+use napi::bindgen_prelude::{Buffer, Null, ToNapiValue, Uint32Array};
 use napi::sys;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 
 use crate::backend::{Event, Reply};
 use crate::error::Error;
+use crate::metrics::Counters;
 
 /// How bulk replies are handed to JS.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,16 +28,6 @@ pub enum Decode {
   Text,
   /// Always a Buffer.
   Bytes,
-}
-
-impl Decode {
-  pub fn from_flag(flag: u32) -> Decode {
-    if flag == 1 {
-      Decode::Bytes
-    } else {
-      Decode::Text
-    }
-  }
 }
 
 /// One finished request, or a connection event (request id 0).
@@ -50,14 +41,17 @@ pub type Wake = ThreadsafeFunction<(), (), (), napi::Status, false, true>;
 
 pub struct Bridge {
   ready: Mutex<Vec<Done>>,
+  /// Every failure passes through here, so it is counted here.
+  counters: Arc<Counters>,
   wake: Mutex<Option<Wake>>,
   in_flight: AtomicI64,
 }
 
 impl Bridge {
-  pub fn new(wake: Wake) -> Self {
+  pub fn new(wake: Wake, counters: Arc<Counters>) -> Self {
     Bridge {
       ready: Mutex::new(Vec::new()),
+      counters,
       wake: Mutex::new(Some(wake)),
       in_flight: AtomicI64::new(0),
     }
@@ -79,8 +73,13 @@ impl Bridge {
       let mut ready = self.ready.lock().unwrap_or_else(|e| e.into_inner());
       let was_empty = ready.is_empty();
       for d in done {
-        if !matches!(d, Done::Event(_)) {
-          finished += 1;
+        match &d {
+          Done::Event(_) => {}
+          Done::Ok(..) => finished += 1,
+          Done::Err(_, err) => {
+            finished += 1;
+            self.counters.failed(err);
+          }
         }
         ready.push(d);
       }
@@ -94,29 +93,29 @@ impl Bridge {
     }
   }
 
-  /// Everything finished so far, flattened for JS as `[id, code, value]`
-  /// triples: `code` is null on success; on failure it is the error code and
-  /// `value` the message. Id 0 carries events: `[0, name, payload]`.
-  pub fn drain(&self) -> Vec<Slot> {
+  /// Everything finished so far, packed so that JS creates few values: see
+  /// `Drained`.
+  pub fn drain(&self) -> Drained {
     let ready = std::mem::take(&mut *self.ready.lock().unwrap_or_else(|e| e.into_inner()));
-    let mut out = Vec::with_capacity(ready.len() * 3);
+    let mut out = Drained::with_capacity(ready.len());
     for done in ready {
       match done {
-        Done::Ok(id, reply, decode) => {
-          out.push(Slot::Id(id));
-          out.push(Slot::Null);
-          out.push(Slot::Reply(reply, decode));
-        }
-        Done::Err(id, err) => {
-          out.push(Slot::Id(id));
-          out.push(Slot::Text(err.kind().code().to_string()));
-          out.push(Slot::Text(err.message().to_string()));
-        }
+        Done::Ok(id, reply, decode) => out.reply(id, reply, decode),
+        Done::Err(id, err) => out.extra(
+          id,
+          Kind::Error,
+          Slot::Pair(
+            Box::new(Slot::Text(err.kind().code().to_string())),
+            Box::new(Slot::Text(err.message().to_string())),
+          ),
+        ),
         Done::Event(event) => {
-          out.push(Slot::Id(0));
           let (name, payload) = event_slots(event);
-          out.push(Slot::Text(name.to_string()));
-          out.push(payload);
+          out.extra(
+            0,
+            Kind::Event,
+            Slot::Pair(Box::new(Slot::Text(name.to_string())), Box::new(payload)),
+          );
         }
       }
     }
@@ -156,11 +155,126 @@ fn event_slots(event: Event) -> (&'static str, Slot) {
   }
 }
 
-/// One element of a drained batch.
+/// What a `Drained` entry holds; `lib/transport.js` reads the same numbers.
+#[derive(Clone, Copy)]
+#[repr(u32)]
+enum Kind {
+  /// A string: the next `len` UTF-16 units of the blob.
+  Text = 0,
+  /// An integer: its decimal digits, the next `len` units of the blob.
+  Int = 1,
+  Null = 2,
+  /// A failure: the next extra value is `[code, message]`.
+  Error = 3,
+  /// Any other value: the next extra value.
+  Extra = 4,
+  /// A connection event (id 0): the next extra value is `[name, payload]`.
+  Event = 5,
+}
+
+/// Finished requests for JS, packed: `meta` holds `[id, kind, len]` per
+/// request; strings and integers are slices of one `blob` string (one native
+/// value for the whole drain, sliced in JS); anything else is in `extra`, in
+/// order. Creating one JS value per reply was most of the JS thread's time.
+pub struct Drained {
+  meta: Vec<u32>,
+  blob: Vec<u8>,
+  ascii: bool,
+  extra: Vec<Slot>,
+}
+
+impl Drained {
+  fn with_capacity(n: usize) -> Self {
+    Drained {
+      meta: Vec::with_capacity(n * 3),
+      blob: Vec::new(),
+      ascii: true,
+      extra: Vec::new(),
+    }
+  }
+
+  fn entry(&mut self, id: u32, kind: Kind, len: usize) {
+    self.meta.extend([id, kind as u32, len as u32]);
+  }
+
+  fn extra(&mut self, id: u32, kind: Kind, slot: Slot) {
+    self.entry(id, kind, 0);
+    self.extra.push(slot);
+  }
+
+  fn reply(&mut self, id: u32, reply: Reply, decode: Decode) {
+    match reply {
+      Reply::Nil => self.entry(id, Kind::Null, 0),
+      Reply::Int(n) => {
+        let digits = n.to_string();
+        self.entry(id, Kind::Int, digits.len());
+        self.blob.extend_from_slice(digits.as_bytes());
+      }
+      Reply::Status(s) => self.text(id, s.into_bytes()),
+      Reply::Bulk(bytes) if decode == Decode::Text => match std::str::from_utf8(&bytes) {
+        Ok(_) => self.text(id, bytes),
+        Err(_) => self.extra(id, Kind::Extra, Slot::Reply(Reply::Bulk(bytes), decode)),
+      },
+      other => self.extra(id, Kind::Extra, Slot::Reply(other, decode)),
+    }
+  }
+
+  /// Appends valid UTF-8 text; its length is counted in UTF-16 units, as JS slices.
+  fn text(&mut self, id: u32, bytes: Vec<u8>) {
+    let len = if bytes.is_ascii() {
+      bytes.len()
+    } else {
+      self.ascii = false;
+      String::from_utf8_lossy(&bytes)
+        .chars()
+        .map(char::len_utf16)
+        .sum()
+    };
+    self.entry(id, Kind::Text, len);
+    self.blob.extend_from_slice(&bytes);
+  }
+}
+
+impl ToNapiValue for Drained {
+  unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+    // SAFETY: called by napi on the JS thread with a live `env`; the blob
+    // pointer and length come from a live Vec, and latin1 is used only when
+    // every byte is ASCII (where latin1 and UTF-8 agree).
+    unsafe {
+      let mut blob = std::ptr::null_mut();
+      let ptr = val.blob.as_ptr().cast();
+      if val.ascii {
+        napi::check_status!(sys::napi_create_string_latin1(
+          env,
+          ptr,
+          val.blob.len() as isize,
+          &mut blob
+        ))?;
+      } else {
+        napi::check_status!(sys::napi_create_string_utf8(
+          env,
+          ptr,
+          val.blob.len() as isize,
+          &mut blob
+        ))?;
+      }
+      let meta = Uint32Array::to_napi_value(env, Uint32Array::new(val.meta))?;
+      let extra = Vec::<Slot>::to_napi_value(env, val.extra)?;
+      let mut out = std::ptr::null_mut();
+      napi::check_status!(sys::napi_create_array_with_length(env, 3, &mut out))?;
+      for (i, v) in [meta, blob, extra].into_iter().enumerate() {
+        napi::check_status!(sys::napi_set_element(env, out, i as u32, v))?;
+      }
+      Ok(out)
+    }
+  }
+}
+
+/// A value of `Drained::extra`.
 pub enum Slot {
-  Id(u32),
   Null,
   Text(String),
+  Pair(Box<Slot>, Box<Slot>),
   Reply(Reply, Decode),
 }
 
@@ -170,9 +284,9 @@ impl ToNapiValue for Slot {
     // delegates to napi's own conversions with that same env.
     unsafe {
       match val {
-        Slot::Id(id) => u32::to_napi_value(env, id),
         Slot::Null => Null::to_napi_value(env, Null),
         Slot::Text(s) => String::to_napi_value(env, s),
+        Slot::Pair(a, b) => Vec::<Slot>::to_napi_value(env, vec![*a, *b]),
         Slot::Reply(reply, decode) => reply_to_js(env, reply, decode),
       }
     }

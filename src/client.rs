@@ -9,14 +9,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::args;
+use crate::backend::memory::MemoryBackend;
 use crate::backend::redis::RedisBackend;
-use crate::backend::{exec_one, Args, Backend, Event, EventSink, Health, Reply};
+use crate::backend::{exec_one, Backend, Event, EventSink, Health, Reply};
 use crate::bridge::{Bridge, Decode, Done, Wake};
 use crate::cache::Cache;
 use crate::config::{Config, Target};
 use crate::error::{Error, Result};
 use crate::metrics::Counters;
-use crate::{info, invalidate, script};
+use crate::{info, invalidate, resp};
 
 pub struct ClientCore {
   pub config: Config,
@@ -29,8 +30,8 @@ pub struct ClientCore {
 
 impl ClientCore {
   pub fn new(config: Config, wake: Wake) -> Result<Self> {
-    let bridge = Arc::new(Bridge::new(wake));
     let counters = Arc::new(Counters::default());
+    let bridge = Arc::new(Bridge::new(wake, counters.clone()));
     let cache = Arc::new(Cache::new(config.local.clone()));
     let events = event_sink(bridge.clone(), counters.clone(), cache.clone());
     let backend: Arc<dyn Backend> = match &config.target {
@@ -38,8 +39,10 @@ impl ClientCore {
         url,
         config.connect_timeout,
         config.command_timeout,
+        bridge.clone(),
         events,
       )?),
+      Target::Memory(url) => Arc::new(MemoryBackend::open(url, events)),
     };
     Ok(ClientCore {
       config,
@@ -67,14 +70,10 @@ impl ClientCore {
     }
     self.bridge.started(1);
     let bridge = self.bridge.clone();
-    let counters = self.counters.clone();
     napi::bindgen_prelude::spawn(async move {
       let done = match work.await {
         Ok(reply) => Done::Ok(id, reply, decode),
-        Err(err) => {
-          counters.failed(&err);
-          Done::Err(id, err)
-        }
+        Err(err) => Done::Err(id, err),
       };
       bridge.complete([done]);
     });
@@ -92,8 +91,11 @@ impl ClientCore {
     });
   }
 
-  /// Sends one microtask's commands as one pipeline.
-  pub fn submit(&self, ids: Vec<u32>, decodes: Vec<Decode>, cmds: Vec<Args>) {
+  /// Sends one microtask's commands (RESP-encoded by JS) as one pipeline:
+  /// straight onto the live connection when there is one, else through the
+  /// backend's `exec` on tokio (the memory backend; or no connection, where
+  /// every command fails at once).
+  pub fn submit(&self, payload: Vec<u8>, ids: Vec<u32>, decodes: Vec<Decode>) {
     let n = ids.len();
     self.bridge.started(n);
     if self.is_closed() {
@@ -102,44 +104,34 @@ impl ClientCore {
         .complete(ids.into_iter().map(|id| Done::Err(id, Error::closed())));
       return;
     }
+    self.counters.sent(n);
+    if let Some(pipe) = self.backend.pipe() {
+      if let Err(err) = pipe.send_js(&payload, ids.clone(), decodes) {
+        self
+          .bridge
+          .complete(ids.into_iter().map(|id| Done::Err(id, err.clone())));
+      }
+      return;
+    }
+    let cmds = match resp::decode_requests(&payload) {
+      Ok(cmds) if cmds.len() == n => cmds,
+      _ => {
+        let err = Error::invalid("malformed command batch");
+        self
+          .bridge
+          .complete(ids.into_iter().map(|id| Done::Err(id, err.clone())));
+        return;
+      }
+    };
+    if let Some(results) = self.backend.exec_now(&cmds) {
+      self.bridge.complete(completions(ids, decodes, results));
+      return;
+    }
     let backend = self.backend.clone();
     let bridge = self.bridge.clone();
-    let counters = self.counters.clone();
     napi::bindgen_prelude::spawn(async move {
-      counters.sent(n);
-      let results = script::exec(&*backend, cmds).await;
-      let done =
-        ids
-          .into_iter()
-          .zip(decodes)
-          .zip(results)
-          .map(|((id, decode), result)| match result {
-            Ok(reply) => Done::Ok(id, reply, decode),
-            Err(err) => {
-              counters.failed(&err);
-              Done::Err(id, err)
-            }
-          });
-      bridge.complete(done);
-    });
-  }
-
-  /// Writes a cache entry and its tag memberships in one pipeline.
-  pub fn cache_write(&self, id: u32, key: String, value: Vec<u8>, ttl_ms: u64, tags: Vec<String>) {
-    let prefix = self.config.key_prefix.clone();
-    let backend = self.backend.clone();
-    let counters = self.counters.clone();
-    self.spawn(id, Decode::Text, async move {
-      let full = format!("{prefix}{key}");
-      let mut cmds = vec![args![b"SET", full, value, b"PX", ttl_ms.to_string()]];
-      cmds.extend(invalidate::tag_commands(&prefix, &full, &tags, ttl_ms));
-      counters.sent(cmds.len());
-      let mut replies = backend.exec(cmds).await.into_iter();
-      let set = replies
-        .next()
-        .unwrap_or_else(|| Err(Error::unavailable("no reply")));
-      replies.try_fold((), |_, r| r.map(|_| ()))?;
-      set
+      let results = backend.exec(cmds).await;
+      bridge.complete(completions(ids, decodes, results));
     });
   }
 
@@ -203,6 +195,21 @@ impl ClientCore {
       self.config.key_prefix.clone(),
     )
   }
+}
+
+fn completions(
+  ids: Vec<u32>,
+  decodes: Vec<Decode>,
+  results: Vec<Result<Reply>>,
+) -> impl Iterator<Item = Done> {
+  ids
+    .into_iter()
+    .zip(decodes)
+    .zip(results)
+    .map(|((id, decode), result)| match result {
+      Ok(reply) => Done::Ok(id, reply, decode),
+      Err(err) => Done::Err(id, err),
+    })
 }
 
 /// Forwards backend events to JS and counts reconnections (every `Ready`

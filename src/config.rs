@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use napi_derive::napi;
 
+use crate::backend::memory::MemoryUrl;
 use crate::error::{Error, Result};
 use crate::local::LocalConfig;
 
@@ -46,6 +47,9 @@ pub struct NativeOptions {
 pub enum Target {
   /// A single Redis server, by URL.
   Redis(String),
+  /// The embedded store: `memory://` (private) or `memory://name` (shared
+  /// in the process), optionally `?maxBytes=N`.
+  Memory(MemoryUrl),
 }
 
 /// Validated client configuration.
@@ -66,7 +70,7 @@ impl Config {
   /// Validates `opts`; the URL falls back on the environment JS handed over.
   pub fn from_options(mut opts: NativeOptions) -> Result<Config> {
     let env = opts.env.take().unwrap_or_default();
-    let url = resolve_url(opts.url.take(), &|name: &str| env.get(name).cloned())?;
+    let target = resolve_url(opts.url.take(), &|name: &str| env.get(name).cloned())?;
     let defaults = LocalConfig::default();
     let local = if opts.local_enabled == Some(false) {
       None
@@ -82,7 +86,7 @@ impl Config {
       })
     };
     Ok(Config {
-      target: Target::Redis(url),
+      target,
       key_prefix: opts.key_prefix.unwrap_or_default(),
       default_ttl_ms: millis("defaultTtl", opts.default_ttl_ms, 300_000)?,
       local,
@@ -102,8 +106,8 @@ impl Config {
 }
 
 /// The explicit URL, else the environment, else the local default; checked
-/// to be a Redis URL without echoing it (it may hold a password).
-fn resolve_url(explicit: Option<String>, env: &impl Fn(&str) -> Option<String>) -> Result<String> {
+/// to be a Redis (or `memory://`) URL without echoing it (it may hold a password).
+fn resolve_url(explicit: Option<String>, env: &impl Fn(&str) -> Option<String>) -> Result<Target> {
   let non_empty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
   let url = match non_empty(explicit).or_else(|| non_empty(env("REDIS_URL"))) {
     Some(url) => url,
@@ -112,6 +116,9 @@ fn resolve_url(explicit: Option<String>, env: &impl Fn(&str) -> Option<String>) 
       None => DEFAULT_URL.to_string(),
     },
   };
+  if let Some(memory) = MemoryUrl::parse(&url) {
+    return memory.map(Target::Memory);
+  }
   let scheme_ok = url.starts_with("redis://") || url.starts_with("rediss://");
   let parsed = redis::IntoConnectionInfo::into_connection_info(url.as_str());
   let db_ok = parsed
@@ -119,10 +126,10 @@ fn resolve_url(explicit: Option<String>, env: &impl Fn(&str) -> Option<String>) 
     .is_ok_and(|info| info.redis_settings().db() >= 0);
   if !scheme_ok || !db_ok {
     return Err(Error::invalid(
-      "url: not a valid Redis URL (expected redis://[user:pass@]host:port/db)",
+      "url: not a valid Redis URL (expected redis://[user:pass@]host:port/db or memory://)",
     ));
   }
-  Ok(url)
+  Ok(Target::Redis(url))
 }
 
 fn url_from_parts(host: &str, env: &impl Fn(&str) -> Option<String>) -> String {
@@ -186,6 +193,7 @@ mod tests {
   fn url_of(cfg: Result<Config>) -> String {
     match cfg.map(|c| c.target) {
       Ok(Target::Redis(url)) => url,
+      Ok(other) => panic!("unexpected target {other:?}"),
       Err(e) => panic!("unexpected error {e}"),
     }
   }
@@ -280,6 +288,35 @@ mod tests {
     assert_eq!(
       cfg.and_then(|c| c.local.as_ref()).map(|l| l.max_entries),
       Some(10_000)
+    );
+  }
+
+  #[test]
+  fn memory_urls_select_the_embedded_backend() {
+    let opts = NativeOptions {
+      url: Some("memory://shop?maxBytes=4096".into()),
+      ..Default::default()
+    };
+    let want = MemoryUrl {
+      name: Some("shop".into()),
+      max_bytes: Some(4096),
+    };
+    assert_eq!(
+      with_env(&[], opts).map(|c| c.target),
+      Ok(Target::Memory(want))
+    );
+    let from_env = with_env(&[("REDIS_URL", "memory://")], NativeOptions::default());
+    assert_eq!(
+      from_env.map(|c| c.target),
+      Ok(Target::Memory(MemoryUrl::default()))
+    );
+    let bad = NativeOptions {
+      url: Some("memory://x?maxBytes=lots".into()),
+      ..Default::default()
+    };
+    assert_eq!(
+      with_env(&[], bad).err().map(|e| e.kind()),
+      Some(Kind::InvalidArgument)
     );
   }
 

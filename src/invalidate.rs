@@ -3,10 +3,11 @@
 //! Patterns are user globs relative to the key prefix; the prefix itself is
 //! escaped, so a prefix holding `*` or `[` cannot widen a pattern. Tags are
 //! Redis sets at `<prefix>tag:<tag>` whose members are the (prefixed) keys
-//! written with that tag; each set lives as long as its longest-lived member.
+//! written with that tag (`lib/cache.js` writes them beside each entry, and
+//! stretches each set's TTL to its longest-lived member).
 
 use crate::args;
-use crate::backend::{exec_one, Args, Backend, Reply};
+use crate::backend::{exec_one, Backend, Reply};
 use crate::cache::Cache;
 use crate::error::Result;
 use crate::glob::has_glob_chars;
@@ -26,24 +27,9 @@ pub fn escape_glob(s: &str) -> String {
   out
 }
 
-/// The Redis key of a tag's member set.
+/// The Redis key of a tag's member set (`lib/cache.js` writes the same).
 pub fn tag_key(prefix: &str, tag: &str) -> String {
   format!("{prefix}tag:{tag}")
-}
-
-/// Commands that add `key` (prefixed) to each tag set and stretch the set's
-/// lifetime to at least `ttl_ms`: `PEXPIRE NX` gives a new set its TTL,
-/// `PEXPIRE GT` extends an older one (GT alone never sets a first TTL).
-pub fn tag_commands(prefix: &str, key: &str, tags: &[String], ttl_ms: u64) -> Vec<Args> {
-  let ttl = ttl_ms.to_string();
-  let mut cmds = Vec::with_capacity(tags.len() * 3);
-  for tag in tags {
-    let set = tag_key(prefix, tag);
-    cmds.push(args![b"SADD", set, key]);
-    cmds.push(args![b"PEXPIRE", set, ttl, b"NX"]);
-    cmds.push(args![b"PEXPIRE", set, ttl, b"GT"]);
-  }
-  cmds
 }
 
 /// The one key a pattern without glob characters matches (its escapes removed).
@@ -152,14 +138,5 @@ mod tests {
     assert_eq!(unescape_glob("a\\*b"), "a*b");
     assert_eq!(unescape_glob("plain:1"), "plain:1");
     assert_eq!(unescape_glob("end\\"), "end\\");
-  }
-
-  #[test]
-  fn tag_sets_get_a_first_ttl_and_then_only_grow() {
-    let cmds = tag_commands("p:", "p:k", &["menu".to_string()], 5_000);
-    assert_eq!(cmds.len(), 3);
-    assert_eq!(cmds[0], args![b"SADD", b"p:tag:menu", b"p:k"]);
-    assert_eq!(cmds[1], args![b"PEXPIRE", b"p:tag:menu", b"5000", b"NX"]);
-    assert_eq!(cmds[2], args![b"PEXPIRE", b"p:tag:menu", b"5000", b"GT"]);
   }
 }

@@ -23,7 +23,7 @@ mod script;
 use napi::bindgen_prelude::{Buffer, Either, Function};
 use napi_derive::napi;
 
-use crate::bridge::{Decode, Slot};
+use crate::bridge::{Decode, Drained};
 use crate::cache::CacheEvent;
 use crate::client::ClientCore;
 use crate::config::{Config, NativeOptions};
@@ -95,42 +95,21 @@ impl NativeClient {
   /// request id `first_id + i` (ids wrap within 1..2^31). `bytes_at` lists the
   /// commands whose bulk replies must come back as Buffers.
   #[napi]
-  pub fn submit(
-    &self,
-    payload: Arg,
-    count: u32,
-    first_id: u32,
-    bytes_at: Option<Vec<u32>>,
-  ) -> napi::Result<()> {
-    let cmds = match payload {
-      Either::A(s) => resp::decode_requests(s.as_bytes()),
-      Either::B(b) => resp::decode_requests(&b),
-    }?;
-    if cmds.len() != count as usize {
-      return Err(Error::invalid("submit: count differs from the payload").into());
-    }
-    let mut decodes = vec![Decode::Text; cmds.len()];
+  pub fn submit(&self, payload: Arg, count: u32, first_id: u32, bytes_at: Option<Vec<u32>>) {
+    let mut decodes = vec![Decode::Text; count as usize];
     for i in bytes_at.unwrap_or_default() {
       if let Some(d) = decodes.get_mut(i as usize) {
         *d = Decode::Bytes;
       }
     }
     let ids = (0..count).map(|i| command_id(first_id, i)).collect();
-    self.core.submit(ids, decodes, cmds);
-    Ok(())
+    self.core.submit(bytes(payload), ids, decodes);
   }
 
-  /// Every finished request as `[id, code | null, value]` triples.
-  #[napi]
-  pub fn drain(&self) -> Vec<Slot> {
+  /// Every finished request, packed (see `bridge::Drained`).
+  #[napi(ts_return_type = "[Uint32Array, string, unknown[]]")]
+  pub fn drain(&self) -> Drained {
     self.core.bridge.drain()
-  }
-
-  #[napi]
-  pub fn cache_write(&self, id: u32, key: String, value: Arg, ttl_ms: f64, tags: Vec<String>) {
-    self
-      .core
-      .cache_write(id, key, bytes(value), ttl_ms.max(1.0) as u64, tags);
   }
 
   #[napi]
@@ -198,6 +177,14 @@ impl NativeClient {
   #[napi]
   pub fn script_sha(&self, name: String) -> napi::Result<String> {
     script::sha(&name)
+      .map(str::to_string)
+      .ok_or_else(|| Error::invalid(format!("unknown script {name}")).into())
+  }
+
+  /// The Lua source of one of the library's scripts, for the NOSCRIPT fallback.
+  #[napi]
+  pub fn script_code(&self, name: String) -> napi::Result<String> {
+    script::code(&name)
       .map(str::to_string)
       .ok_or_else(|| Error::invalid(format!("unknown script {name}")).into())
   }

@@ -4,6 +4,8 @@
 //! Commands travel as raw argument vectors (the Redis protocol's own shape), so
 //! every helper is written once, against this trait, whatever the backend.
 
+pub mod memory;
+pub mod pipe;
 pub mod redis;
 
 use std::future::Future;
@@ -84,6 +86,19 @@ pub trait Backend: Send + Sync {
   fn exec_blocking(&self, args: Args, wait: std::time::Duration) -> BoxFuture<'_, Result<Reply>>;
 
   fn health(&self) -> Health;
+
+  /// Runs `cmds` at once on the calling thread when this backend never waits
+  /// (the embedded store), so JS batches run in order, inline; `None` means
+  /// go through `exec` on tokio.
+  fn exec_now(&self, _cmds: &[Args]) -> Option<Vec<Result<Reply>>> {
+    None
+  }
+
+  /// The live connection JS batches can be written to directly, if this
+  /// backend has one; otherwise batches go through `exec` on tokio.
+  fn pipe(&self) -> Option<Arc<pipe::Pipe>> {
+    None
+  }
 
   /// Ends every task, timer and socket the backend owns.
   fn close(&self);

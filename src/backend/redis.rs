@@ -1,5 +1,5 @@
-//! A single Redis server over one multiplexed connection, kept alive by a
-//! supervisor task.
+//! A single Redis server over one pipelined connection (`pipe.rs`), kept
+//! alive by a supervisor task.
 //!
 //! - Commands go to the current connection; while there is none they fail at
 //!   once with `ERR_UNAVAILABLE` (never queued, so a write attempted during an
@@ -15,10 +15,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, MultiplexedConnection};
-use redis::AsyncConnectionConfig;
-use tokio::sync::{watch, Notify};
+use redis::{AsyncConnectionConfig, ConnectionAddr, IntoConnectionInfo};
+use tokio::sync::watch;
 
+use super::pipe::{self, Pipe};
 use super::{Args, Backend, BoxFuture, Event, EventSink, Health, Reply};
+use crate::bridge::Bridge;
 use crate::error::{Error, Kind, Result};
 
 const HEARTBEAT: Duration = Duration::from_secs(1);
@@ -32,16 +34,20 @@ pub struct RedisBackend {
 }
 
 struct Shared {
+  host: String,
+  port: u16,
+  /// AUTH and SELECT, sent on every new connection.
+  handshake: Vec<Args>,
+  connect_timeout: Duration,
+  bridge: Arc<Bridge>,
+  /// Blocking commands go through redis-rs connections of their own.
   client: redis::Client,
-  config: AsyncConnectionConfig,
   /// Blocking commands: no response timeout on the connection, the caller bounds the wait.
   blocking_config: AsyncConnectionConfig,
   blocking_pool: Mutex<Vec<MultiplexedConnection>>,
   command_timeout: Duration,
-  conn: Mutex<Option<MultiplexedConnection>>,
+  conn: Mutex<Option<Arc<Pipe>>>,
   health: AtomicU8,
-  /// Signalled by a command that saw the connection drop.
-  lost: Notify,
   /// `true` once closed; the supervisor and waiters watch it.
   closed: watch::Sender<bool>,
   /// The outcome of the first connection attempt, once known.
@@ -55,25 +61,46 @@ impl RedisBackend {
     url: &str,
     connect_timeout: Duration,
     command_timeout: Duration,
+    bridge: Arc<Bridge>,
     events: EventSink,
   ) -> Result<Self> {
-    let client =
-      redis::Client::open(url).map_err(|_| Error::invalid("url: not a valid Redis URL"))?;
-    let config = AsyncConnectionConfig::new()
-      .set_connection_timeout(Some(connect_timeout))
-      .set_response_timeout(Some(command_timeout));
+    let bad_url = || Error::invalid("url: not a valid Redis URL");
+    let info = url.into_connection_info().map_err(|_| bad_url())?;
+    let (host, port) = match info.addr() {
+      ConnectionAddr::Tcp(host, port) => (host.clone(), *port),
+      _ => {
+        return Err(Error::invalid(
+          "url: only redis:// (plain TCP) is supported for now",
+        ))
+      }
+    };
+    let settings = info.redis_settings();
+    let mut handshake = Vec::new();
+    if let Some(password) = settings.password() {
+      let mut auth = vec![b"AUTH".to_vec()];
+      auth.extend(settings.username().map(|u| u.as_bytes().to_vec()));
+      auth.push(password.as_bytes().to_vec());
+      handshake.push(auth);
+    }
+    if settings.db() != 0 {
+      handshake.push(crate::args![b"SELECT", settings.db().to_string()]);
+    }
+    let client = redis::Client::open(info).map_err(|_| bad_url())?;
     let blocking_config = AsyncConnectionConfig::new()
       .set_connection_timeout(Some(connect_timeout))
       .set_response_timeout(None);
     let shared = Arc::new(Shared {
+      host,
+      port,
+      handshake,
+      connect_timeout,
+      bridge,
       client,
-      config,
       blocking_config,
       blocking_pool: Mutex::new(Vec::new()),
       command_timeout,
       conn: Mutex::new(None),
       health: AtomicU8::new(Health::Connecting as u8),
-      lost: Notify::new(),
       closed: watch::channel(false).0,
       first: watch::channel(None).0,
       events,
@@ -88,24 +115,33 @@ impl Shared {
     self.health.store(health as u8, Ordering::Release);
   }
 
-  fn current(&self) -> Option<MultiplexedConnection> {
+  pub(super) fn current(&self) -> Option<Arc<Pipe>> {
     self.conn.lock().unwrap_or_else(|e| e.into_inner()).clone()
   }
 
-  fn replace(&self, conn: Option<MultiplexedConnection>) {
-    *self.conn.lock().unwrap_or_else(|e| e.into_inner()) = conn;
+  /// Swaps the live connection; a replaced one is shut down.
+  fn replace(&self, conn: Option<Arc<Pipe>>) {
+    let old = std::mem::replace(
+      &mut *self.conn.lock().unwrap_or_else(|e| e.into_inner()),
+      conn,
+    );
+    if let Some(old) = old {
+      old.shutdown(Error::unavailable("connection to Redis lost"));
+    }
   }
 
   fn is_closed(&self) -> bool {
     *self.closed.borrow()
   }
 
-  async fn connect(&self) -> Result<MultiplexedConnection> {
-    let conn = self
-      .client
-      .get_multiplexed_async_connection_with_config(&self.config)
-      .await?;
-    Ok(conn)
+  async fn connect(&self) -> Result<Arc<Pipe>> {
+    let stream =
+      pipe::connect(&self.host, self.port, &self.handshake, self.connect_timeout).await?;
+    Ok(Pipe::start(
+      stream,
+      self.bridge.clone(),
+      self.command_timeout,
+    ))
   }
 }
 
@@ -132,7 +168,7 @@ async fn supervise(shared: Arc<Shared>) {
         shared.set_health(Health::Ready);
         (shared.events)(Event::Ready);
         let reason = tokio::select! {
-          r = watch_connection(&shared, conn) => r,
+          r = watch_connection(&conn) => r,
           _ = closed.wait_for(|c| *c) => break,
         };
         shared.replace(None);
@@ -157,15 +193,15 @@ async fn supervise(shared: Arc<Shared>) {
   (shared.events)(Event::End);
 }
 
-/// Returns why the connection is no longer usable.
-async fn watch_connection(shared: &Shared, mut conn: MultiplexedConnection) -> Error {
+/// Returns why the connection is no longer usable: it failed, or an idle
+/// check went unanswered.
+async fn watch_connection(conn: &Pipe) -> Error {
   loop {
     tokio::select! {
-      _ = shared.lost.notified() => return Error::unavailable("connection to Redis lost"),
+      _ = conn.lost() => return Error::unavailable("connection to Redis lost"),
       _ = tokio::time::sleep(HEARTBEAT) => {
-        let ping: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut conn).await;
-        if let Err(err) = ping {
-          let err = Error::from(err);
+        let ping = conn.exec(vec![crate::args![b"PING"]]).await.pop();
+        if let Some(Err(err)) = ping {
           if err.kind() != Kind::Redis {
             return err;
           }
@@ -198,32 +234,18 @@ impl Backend for RedisBackend {
 
   fn exec(&self, cmds: Vec<Args>) -> BoxFuture<'_, Vec<Result<Reply>>> {
     Box::pin(async move {
-      let n = cmds.len();
       if self.shared.is_closed() {
-        return vec![Err(Error::closed()); n];
+        return vec![Err(Error::closed()); cmds.len()];
       }
-      let Some(mut conn) = self.shared.current() else {
-        return vec![Err(Error::unavailable("not connected to Redis")); n];
-      };
-      let mut pipe = redis::pipe();
-      for args in cmds {
-        let mut cmd = redis::Cmd::new();
-        for arg in args {
-          cmd.arg(arg);
-        }
-        pipe.add_command(cmd);
-      }
-      match conn.req_packed_commands(&pipe, 0, n).await {
-        Ok(values) => values.into_iter().map(top_level).collect(),
-        Err(err) => {
-          let err = Error::from(err);
-          if err.is_connection_lost() {
-            self.shared.lost.notify_one();
-          }
-          vec![Err(err); n]
-        }
+      match self.shared.current() {
+        Some(conn) => conn.exec(cmds).await,
+        None => vec![Err(Error::unavailable("not connected to Redis")); cmds.len()],
       }
     })
+  }
+
+  fn pipe(&self) -> Option<Arc<Pipe>> {
+    self.shared.current()
   }
 
   fn delete_matching(&self, pattern: Vec<u8>, batch: usize) -> BoxFuture<'_, Result<u64>> {

@@ -1,0 +1,305 @@
+//! `memory://`: an embedded, in-process backend with Redis 7's semantics for
+//! the commands the library sends, so apps and their tests run without a
+//! Redis server.
+//!
+//! - `memory://` is a store private to the client; `memory://name` is shared
+//!   by every client of the process that opens the same name, and freed when
+//!   the last of them closes (a registry of weak references).
+//! - `?maxBytes=N` bounds the store's estimated size, evicting the least
+//!   recently used keys (`allkeys-lru`).
+//! - One mutex guards a store; a pipeline runs whole under it, with no await
+//!   inside, so MULTI / EXEC and scripts are atomic. Commands take
+//!   microseconds, so other clients wait no longer than on a Redis server.
+//! - No task, timer or thread: expiry is checked on access and reclaimed a
+//!   few keys per command; a blocking pop waits on a `Notify` that pushes wake.
+
+mod args;
+mod exec;
+mod hashes;
+mod keyspace;
+mod lists;
+mod scripts;
+mod scripts_ratelimit;
+mod server;
+mod sets;
+mod store;
+mod strings;
+mod value;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{watch, Notify};
+
+use super::{Args, Backend, BoxFuture, Event, EventSink, Health, Reply};
+use crate::error::{Error, Result};
+use crate::local::Clock;
+use store::Store;
+
+/// What a `memory://[name][?maxBytes=N]` URL asks for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemoryUrl {
+  /// `None`: a store of this client alone.
+  pub name: Option<String>,
+  /// Bound on the store's estimated size; `None`: unbounded.
+  pub max_bytes: Option<usize>,
+}
+
+impl MemoryUrl {
+  /// `None` when `url` is not a `memory://` URL.
+  pub fn parse(url: &str) -> Option<Result<MemoryUrl>> {
+    const SCHEME: &str = "memory://";
+    let head = url.get(..SCHEME.len())?;
+    if !head.eq_ignore_ascii_case(SCHEME) {
+      return None;
+    }
+    let rest = url.get(SCHEME.len()..).unwrap_or_default();
+    let (name, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let name = name.trim_end_matches('/');
+    let mut parsed = MemoryUrl {
+      name: (!name.is_empty()).then(|| name.to_string()),
+      max_bytes: None,
+    };
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+      match pair.split_once('=') {
+        Some(("maxBytes", n)) => match n.parse::<usize>() {
+          Ok(n) if n > 0 => parsed.max_bytes = Some(n),
+          _ => {
+            return Some(Err(Error::invalid(
+              "url: maxBytes must be a positive integer (memory://name?maxBytes=1048576)",
+            )))
+          }
+        },
+        _ => {
+          return Some(Err(Error::invalid(format!(
+            "url: unknown memory:// option '{pair}' (expected maxBytes)"
+          ))))
+        }
+      }
+    }
+    Some(Ok(parsed))
+  }
+}
+
+/// Unix time in ms that never goes back: the system clock read once, then
+/// advanced by a monotonic one (TTLs are durations; EXAT and TIME need an epoch).
+struct UnixClock {
+  origin_ms: u64,
+  origin: Instant,
+}
+
+impl UnixClock {
+  fn new() -> Self {
+    let since_epoch = SystemTime::now()
+      .duration_since(UNIX_EPOCH)
+      .unwrap_or_default();
+    UnixClock {
+      origin_ms: u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX),
+      origin: Instant::now(),
+    }
+  }
+}
+
+impl Clock for UnixClock {
+  fn now_ms(&self) -> u64 {
+    let elapsed = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+    self.origin_ms.saturating_add(elapsed)
+  }
+}
+
+/// One store and the wake-up of the pops blocked on it.
+struct Shared {
+  store: Mutex<Store>,
+  pushed: Notify,
+}
+
+impl Shared {
+  fn new(clock: Arc<dyn Clock>, max_bytes: Option<usize>) -> Self {
+    Shared {
+      store: Mutex::new(Store::new(clock, max_bytes)),
+      pushed: Notify::new(),
+    }
+  }
+
+  fn lock(&self) -> MutexGuard<'_, Store> {
+    self.store.lock().unwrap_or_else(|e| e.into_inner())
+  }
+
+  /// Runs `f` under the lock, then wakes blocked pops if it pushed.
+  fn with<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
+    let (out, pushed) = {
+      let mut store = self.lock();
+      let out = f(&mut store);
+      (out, store.take_pushed())
+    };
+    if pushed {
+      self.pushed.notify_waiters();
+    }
+    out
+  }
+}
+
+/// Named stores of the process. A name's store lives while a client holds it.
+static NAMED: Mutex<Vec<(String, Weak<Shared>)>> = Mutex::new(Vec::new());
+
+fn named() -> MutexGuard<'static, Vec<(String, Weak<Shared>)>> {
+  NAMED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The store `url` names, created when no client holds it. The first client
+/// to create a named store sets its `maxBytes`.
+fn open_store(url: &MemoryUrl, clock: Arc<dyn Clock>) -> Arc<Shared> {
+  let fresh = || Arc::new(Shared::new(clock, url.max_bytes));
+  let Some(name) = &url.name else {
+    return fresh();
+  };
+  let mut stores = named();
+  stores.retain(|(_, store)| store.strong_count() > 0);
+  let existing = stores
+    .iter()
+    .find_map(|(n, store)| (n == name).then(|| store.upgrade()).flatten());
+  existing.unwrap_or_else(|| {
+    let store = fresh();
+    stores.push((name.clone(), Arc::downgrade(&store)));
+    store
+  })
+}
+
+pub struct MemoryBackend {
+  /// Taken by `close`, which frees a private store at once.
+  shared: Mutex<Option<Arc<Shared>>>,
+  closed: watch::Sender<bool>,
+}
+
+impl MemoryBackend {
+  /// Opens (or joins) the store; ready at once.
+  pub fn open(url: &MemoryUrl, events: EventSink) -> Self {
+    let backend = MemoryBackend {
+      shared: Mutex::new(Some(open_store(url, Arc::new(UnixClock::new())))),
+      closed: watch::channel(false).0,
+    };
+    events(Event::Ready);
+    backend
+  }
+
+  fn shared(&self) -> Result<Arc<Shared>> {
+    self
+      .shared
+      .lock()
+      .unwrap_or_else(|e| e.into_inner())
+      .clone()
+      .ok_or_else(Error::closed)
+  }
+
+  /// Repeats a blocking command until it gets an element, `wait` passes
+  /// (nil, as Redis answers a timeout) or the client closes.
+  async fn block(&self, shared: Arc<Shared>, args: Args, wait: Duration) -> Result<Reply> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut closed = self.closed.subscribe();
+    loop {
+      // Registered before trying, so a push between the try and the wait is not missed.
+      let pushed = shared.pushed.notified();
+      tokio::pin!(pushed);
+      pushed.as_mut().enable();
+      let reply = shared.with(|st| {
+        st.tick();
+        let reply = exec::run_one(st, &args);
+        st.enforce_bound();
+        reply
+      })?;
+      if reply != Reply::Nil {
+        return Ok(reply);
+      }
+      tokio::select! {
+        _ = pushed => {}
+        _ = tokio::time::sleep_until(deadline) => return Ok(Reply::Nil),
+        _ = closed.wait_for(|c| *c) => return Err(Error::closed()),
+      }
+    }
+  }
+}
+
+impl MemoryBackend {
+  /// Runs a pipeline under the store lock: microseconds, never a wait.
+  fn run(&self, cmds: &[Args]) -> Vec<Result<Reply>> {
+    match self.shared() {
+      Ok(shared) => shared.with(|st| exec::run_pipeline(st, cmds)),
+      Err(err) => vec![Err(err); cmds.len()],
+    }
+  }
+}
+
+impl Backend for MemoryBackend {
+  fn name(&self) -> &'static str {
+    "memory"
+  }
+
+  fn first_connect(&self) -> BoxFuture<'_, Result<()>> {
+    Box::pin(async { Ok(()) })
+  }
+
+  fn exec(&self, cmds: Vec<Args>) -> BoxFuture<'_, Vec<Result<Reply>>> {
+    Box::pin(async move { self.run(&cmds) })
+  }
+
+  fn exec_now(&self, cmds: &[Args]) -> Option<Vec<Result<Reply>>> {
+    Some(self.run(cmds))
+  }
+
+  fn delete_matching(&self, pattern: Vec<u8>, batch: usize) -> BoxFuture<'_, Result<u64>> {
+    Box::pin(async move {
+      let shared = self.shared()?;
+      let (mut cursor, mut deleted) = (0, 0u64);
+      loop {
+        let next = shared.with(|st| {
+          st.tick();
+          let (next, keys) = st.scan(cursor, batch.max(1), |key, _| {
+            crate::glob::matches(&pattern, key)
+          });
+          deleted += keys.iter().filter(|key| st.delete(key)).count() as u64;
+          next
+        });
+        if next == 0 {
+          return Ok(deleted);
+        }
+        cursor = next;
+        // Let other clients of a shared store in between batches.
+        tokio::task::yield_now().await;
+      }
+    })
+  }
+
+  fn exec_blocking(&self, args: Args, wait: Duration) -> BoxFuture<'_, Result<Reply>> {
+    Box::pin(async move {
+      let shared = self.shared()?;
+      if exec::is_blocking(&args) {
+        self.block(shared, args, wait).await
+      } else {
+        shared
+          .with(|st| exec::run_pipeline(st, &[args]))
+          .pop()
+          .unwrap_or_else(|| Err(Error::invalid("empty command")))
+      }
+    })
+  }
+
+  fn health(&self) -> Health {
+    if *self.closed.borrow() {
+      Health::Closed
+    } else {
+      Health::Ready
+    }
+  }
+
+  /// Wakes blocked pops with ERR_CLOSED and lets go of the store: a private
+  /// one is freed now, a named one with its last client.
+  fn close(&self) {
+    self.closed.send_replace(true);
+    let store = self.shared.lock().unwrap_or_else(|e| e.into_inner()).take();
+    drop(store);
+    named().retain(|(_, store)| store.strong_count() > 0);
+  }
+}

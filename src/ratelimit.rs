@@ -1,0 +1,239 @@
+//! Rate limiting: four algorithms, each computed in integers so that the Lua
+//! script that runs it on Redis (`src/lua/ratelimit_*.lua`) and its Rust twin
+//! here admit exactly the same requests and report the same numbers.
+//!
+//! The twins are pure functions of `(stored state, now, params, cost, peek)`.
+//! They return the state to store (`None`: leave the stored state as it is; a
+//! peek or a denial writes nothing) and the outcome. A stored state matters for
+//! `outcome.reset_ms` only: after that, no state means the same as the old one
+//! (a full limiter). So the scripts give the key exactly that TTL, and any
+//! store that forgets expired states (Redis, `local`, an embedded backend)
+//! agrees with the others.
+//!
+//! Today the twins serve `onRedisError: 'local'` (a per-process limiter while
+//! Redis is unreachable, `local.rs`); an in-process backend can run them in
+//! place of the scripts.
+
+mod fixed_window;
+mod gcra;
+mod local;
+mod sliding_window;
+mod token_bucket;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use napi_derive::napi;
+
+pub use fixed_window::{fixed_window, FixedWindow};
+pub use gcra::{gcra, Gcra};
+pub use sliding_window::{sliding_window, SlidingWindow};
+pub use token_bucket::{token_bucket, TokenBucket};
+
+use crate::error::{Error, Result};
+use crate::NativeClient;
+
+/// The largest `limit × window` and `burst × window` (window in ms). Below
+/// it, every intermediate value of the scripts is an integer that Lua's
+/// doubles hold exactly, so Lua and Rust never round differently.
+pub const MAX_UNITS: u64 = 1 << 50;
+
+/// A limiter's configuration, validated once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Params {
+  limit: u64,
+  window_ms: u64,
+  burst: u64,
+}
+
+impl Params {
+  /// `limit` per `window_ms`; `burst` is the bucket size of the token bucket
+  /// and GCRA (the window algorithms ignore it).
+  pub fn new(limit: u64, window_ms: u64, burst: u64) -> Result<Params> {
+    if limit == 0 || window_ms == 0 || burst == 0 {
+      return Err(Error::invalid(
+        "limit, window and burst must be positive integers",
+      ));
+    }
+    let fits = |n: u64| n.checked_mul(window_ms).is_some_and(|u| u <= MAX_UNITS);
+    if !fits(limit) || !fits(burst) {
+      return Err(Error::invalid(
+        "limit (and burst) times the window in ms must not exceed 2^50",
+      ));
+    }
+    Ok(Params {
+      limit,
+      window_ms,
+      burst,
+    })
+  }
+}
+
+/// What one call reports (the scripts reply with the same four integers).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+  pub allowed: bool,
+  /// What is left after this call (before it, for a peek).
+  pub remaining: u64,
+  /// Ms until the limiter is full again if nothing else is admitted.
+  pub reset_ms: u64,
+  /// Ms until a request of the same cost would be admitted (0 when allowed).
+  pub retry_after_ms: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Algorithm {
+  FixedWindow,
+  SlidingWindow,
+  TokenBucket,
+  Gcra,
+}
+
+/// The stored state of one id, whichever the algorithm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+  FixedWindow(FixedWindow),
+  SlidingWindow(SlidingWindow),
+  TokenBucket(TokenBucket),
+  Gcra(Gcra),
+}
+
+impl Algorithm {
+  /// The names of the public API (`'fixed-window'`...).
+  pub fn from_name(name: &str) -> Option<Algorithm> {
+    match name {
+      "fixed-window" => Some(Algorithm::FixedWindow),
+      "sliding-window" => Some(Algorithm::SlidingWindow),
+      "token-bucket" => Some(Algorithm::TokenBucket),
+      "gcra" => Some(Algorithm::Gcra),
+      _ => None,
+    }
+  }
+
+  /// What a full limiter holds: `limit` for the windows, `burst` for the buckets.
+  pub fn capacity(self, params: &Params) -> u64 {
+    match self {
+      Algorithm::FixedWindow | Algorithm::SlidingWindow => params.limit,
+      Algorithm::TokenBucket | Algorithm::Gcra => params.burst,
+    }
+  }
+
+  /// One call of this algorithm. A state of another algorithm counts as none.
+  pub fn run(
+    self,
+    state: Option<&State>,
+    now_ms: u64,
+    params: &Params,
+    cost: u64,
+    peek: bool,
+  ) -> (Option<State>, Outcome) {
+    match self {
+      Algorithm::FixedWindow => {
+        let s = match state {
+          Some(State::FixedWindow(s)) => Some(s),
+          _ => None,
+        };
+        let (next, outcome) = fixed_window(s, now_ms, params, cost, peek);
+        (next.map(State::FixedWindow), outcome)
+      }
+      Algorithm::SlidingWindow => {
+        let s = match state {
+          Some(State::SlidingWindow(s)) => Some(s),
+          _ => None,
+        };
+        let (next, outcome) = sliding_window(s, now_ms, params, cost, peek);
+        (next.map(State::SlidingWindow), outcome)
+      }
+      Algorithm::TokenBucket => {
+        let s = match state {
+          Some(State::TokenBucket(s)) => Some(s),
+          _ => None,
+        };
+        let (next, outcome) = token_bucket(s, now_ms, params, cost, peek);
+        (next.map(State::TokenBucket), outcome)
+      }
+      Algorithm::Gcra => {
+        let s = match state {
+          Some(State::Gcra(s)) => Some(s),
+          _ => None,
+        };
+        let (next, outcome) = gcra(s, now_ms, params, cost, peek);
+        (next.map(State::Gcra), outcome)
+      }
+    }
+  }
+}
+
+/// How the JS limiter describes itself to the local fallback.
+#[napi(object)]
+pub struct LimiterSpec {
+  pub algorithm: String,
+  pub limit: f64,
+  pub window_ms: f64,
+  pub burst: f64,
+}
+
+/// A positive integer that f64 holds exactly.
+fn whole(name: &str, n: f64) -> Result<u64> {
+  if n.is_finite() && n >= 1.0 && n.fract() == 0.0 && n <= 9_007_199_254_740_991.0 {
+    Ok(n as u64)
+  } else {
+    Err(Error::invalid(format!(
+      "{name} must be a positive integer, got {n}"
+    )))
+  }
+}
+
+fn clock_ms() -> u64 {
+  SystemTime::now()
+    .duration_since(UNIX_EPOCH)
+    .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[napi]
+impl NativeClient {
+  /// One call of the per-process limiter behind `onRedisError: 'local'`,
+  /// replied like the scripts: `[allowed 0|1, remaining, resetMs, retryAfterMs]`.
+  /// `key` is the full Redis key; `nowMs` replaces this host's clock
+  /// (deterministic replays in tests).
+  #[napi]
+  pub fn rate_limit_local(
+    &self,
+    spec: LimiterSpec,
+    key: String,
+    cost: f64,
+    peek: bool,
+    now_ms: Option<f64>,
+  ) -> napi::Result<Vec<f64>> {
+    let algorithm = Algorithm::from_name(&spec.algorithm)
+      .ok_or_else(|| Error::invalid(format!("unknown algorithm {:?}", spec.algorithm)))?;
+    let params = Params::new(
+      whole("limit", spec.limit)?,
+      whole("window", spec.window_ms)?,
+      whole("burst", spec.burst)?,
+    )?;
+    let cost = whole("cost", cost)?;
+    if cost > algorithm.capacity(&params) {
+      return Err(Error::invalid("cost must not exceed the limiter's capacity").into());
+    }
+    let now = match now_ms {
+      Some(n) => whole("nowMs", n)?,
+      None => clock_ms(),
+    };
+    let o = local::run(&key, algorithm, &params, cost, peek, now);
+    Ok(vec![
+      f64::from(u8::from(o.allowed)),
+      o.remaining as f64,
+      o.reset_ms as f64,
+      o.retry_after_ms as f64,
+    ])
+  }
+
+  /// Forgets the local state of one full key (`limiter.reset(id)`).
+  #[napi]
+  pub fn rate_limit_local_reset(&self, key: String) {
+    local::forget(&key);
+  }
+}
+
+#[cfg(test)]
+mod tests;
