@@ -4,6 +4,9 @@
 
 const { invalid } = require('./errors')
 
+/** What the first non-blank character of a JSON text can be. */
+const JSON_START = /^\s*[[{"0-9tfn-]/
+
 const UNIT_MS = { ms: 1, s: 1000, m: 60000, h: 3600000, d: 86400000 }
 const DURATION = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/
 
@@ -56,6 +59,8 @@ function serialize(value) {
 /** Stored text back to a value: JSON when it parses, else the text itself; Buffers stay Buffers. */
 function deserialize(raw) {
   if (typeof raw !== 'string') return raw
+  // Text that cannot start a JSON value is returned without a (costly) failed parse.
+  if (!JSON_START.test(raw)) return raw
   try {
     return JSON.parse(raw)
   } catch {

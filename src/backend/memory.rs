@@ -12,6 +12,9 @@
 //!   microseconds, so other clients wait no longer than on a Redis server.
 //! - No task, timer or thread: expiry is checked on access and reclaimed a
 //!   few keys per command; a blocking pop waits on a `Notify` that pushes wake.
+//! - The library's Lua scripts run as native twins (`scripts.rs`,
+//!   `scripts_ratelimit.rs`) with the same results; EVAL of any other script
+//!   is refused. A command this backend lacks gets Redis' "unknown command".
 
 mod args;
 mod exec;
