@@ -196,3 +196,109 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => 
   });
   return { promise, resolve, reject };
 }
+
+/** A backend the conformance specs run on. */
+export interface TestBackend {
+  readonly name: 'redis' | 'memory';
+  /** What clients of this backend open. */
+  readonly url: string;
+}
+
+/**
+ * The backends every conformance spec runs on, for `describe.each(backends)('$name', ...)`:
+ * the run's Redis (FERRO_TEST_URL) and a `memory://` store of this test file, shared by every
+ * client the file opens on it, as the Redis is (each test keeps its own keyPrefix).
+ */
+export const backends: readonly TestBackend[] = [
+  {
+    name: 'redis',
+    get url() {
+      return testUrl();
+    },
+  },
+  { name: 'memory', url: `memory://t-${randomBytes(6).toString('hex')}` },
+];
+
+/**
+ * A view of what a backend stores that does not go through the client under test's keyPrefix,
+ * L1 or decoding, so assertions on stored data read the same on every backend.
+ */
+export interface Inspector {
+  /**
+   * A command, answered as `redisCli` answers it (redis-cli's raw output: the value, `''` for
+   * nil, array elements one a line). A Buffer argument must come last (redis-cli reads it from
+   * stdin with `-x`).
+   */
+  cli(...args: (string | Buffer)[]): Promise<string>;
+  /** The same, as the raw bytes of the output (with redis-cli's trailing newline). */
+  cliBuffer(...args: (string | Buffer)[]): Promise<Buffer>;
+  /** Every key matching a glob, once each (SCAN, never KEYS). */
+  scanKeys(pattern: string): Promise<string[]>;
+  /** Lets go of this file's data: its keys on Redis are deleted, a memory:// store is freed with its last client. */
+  close(): Promise<void>;
+}
+
+/**
+ * On Redis, redis-cli itself (an independent client). On memory://, where nothing outside the
+ * process can look, a second client of the same store without keyPrefix and without L1, whose
+ * `command()` replies are printed the way redis-cli prints them.
+ */
+export async function inspector(backend: TestBackend): Promise<Inspector> {
+  if (backend.name === 'redis') {
+    const url = backend.url;
+    const viaCli = (args: (string | Buffer)[]) => {
+      const last = args[args.length - 1];
+      if (!Buffer.isBuffer(last)) return redisCliBuffer(url, args.map(String));
+      return redisCliBuffer(url, ['-x', ...args.slice(0, -1).map(String)], { input: last });
+    };
+    return {
+      cli: async (...args) => {
+        const out = (await viaCli(args)).toString('utf8');
+        return out.endsWith('\n') ? out.slice(0, -1) : out;
+      },
+      cliBuffer: (...args) => viaCli(args),
+      scanKeys: (pattern) => scanKeys(url, pattern),
+      close: () => cleanupPrefixes(url),
+    };
+  }
+  // Loaded lazily, like expectFerroError: the harness helpers work before the addon is built.
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { createClient } = require('../index') as typeof import('../index');
+  const client = await createClient({ url: backend.url, local: false, ...relaxed });
+  const run = (args: (string | Buffer)[]) => client.command(args);
+  return {
+    cli: async (...args) => rawText(await run(args)),
+    cliBuffer: async (...args) => Buffer.concat([rawBytes(await run(args)), Buffer.from('\n')]),
+    scanKeys: async (pattern) => {
+      const keys = new Set<string>();
+      let cursor = '0';
+      do {
+        const [next, batch] = (await run(['SCAN', cursor, 'MATCH', pattern, 'COUNT', '1000'])) as [string, string[]];
+        batch.forEach((k) => keys.add(k));
+        cursor = next;
+      } while (cursor !== '0');
+      return Array.from(keys);
+    },
+    close: () => client.close(),
+  };
+}
+
+/** A `command()` reply as redis-cli prints it in raw mode (without the final newline). */
+function rawText(reply: unknown): string {
+  return rawBytes(reply).toString('utf8');
+}
+
+/** The bytes of `rawText`. */
+function rawBytes(reply: unknown): Buffer {
+  if (reply === null || reply === undefined) return Buffer.alloc(0);
+  if (Buffer.isBuffer(reply)) return reply;
+  if (Array.isArray(reply)) {
+    const parts: Buffer[] = [];
+    reply.forEach((item, i) => {
+      if (i > 0) parts.push(Buffer.from('\n'));
+      parts.push(rawBytes(item));
+    });
+    return Buffer.concat(parts);
+  }
+  return Buffer.from(String(reply), 'utf8');
+}

@@ -16,18 +16,19 @@
  *   ferrocache_local_entries                    gauge    == stats().cache.local.entries
  *   ferrocache_local_bytes                      gauge    == stats().cache.local.bytes
  *   ferrocache_local_evictions_total            counter  == stats().cache.local.evictions
+ *
+ * On every backend, except health() of a server that stops (Redis only).
  */
 import { createClient } from '../index';
 import type { Client, ClientStats } from '../index';
-import { cleanupPrefixes, relaxed, startRedis, testUrl, uniquePrefix } from './helpers';
+import { backends, cleanupPrefixes, relaxed, startRedis, testUrl, uniquePrefix } from './helpers';
 import type { RedisServer } from './helpers';
 
-const url = testUrl();
 const clients: Client[] = [];
 let prefix: string;
 
-async function open(u = url): Promise<Client> {
-  const c = await createClient({ url: u, keyPrefix: prefix, ...relaxed });
+async function open(url: string): Promise<Client> {
+  const c = await createClient({ url, keyPrefix: prefix, ...relaxed });
   clients.push(c);
   return c;
 }
@@ -43,97 +44,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await cleanupPrefixes(url);
-});
-
-test('ping() resolves a round trip in ms', async () => {
-  const c = await open();
-  const ms = await c.ping();
-  expect(typeof ms).toBe('number');
-  expect(Number.isFinite(ms)).toBe(true);
-  expect(ms).toBeGreaterThanOrEqual(0);
-});
-
-test('health() of a reachable server', async () => {
-  const c = await open();
-  const h = await c.health();
-  expect(h.status).toBe('healthy');
-  expect(typeof h.backend).toBe('string');
-  expect(h.backend.length).toBeGreaterThan(0);
-  expect(typeof h.latencyMs).toBe('number');
-  expect(h.latencyMs as number).toBeGreaterThanOrEqual(0);
-  expect(h.timestamp).toMatch(ISO_8601);
-  expect(Number.isNaN(Date.parse(h.timestamp))).toBe(false);
-});
-
-describe('health() when the server is down', () => {
-  let server: RedisServer;
-  beforeAll(async () => {
-    server = await startRedis();
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
-
-  test('resolves unhealthy (or degraded) with latencyMs null', async () => {
-    const c = await open(server.url);
-    expect((await c.health()).status).toBe('healthy');
-    await server.stop();
-    const h = await c.health();
-    expect(['unhealthy', 'degraded']).toContain(h.status);
-    expect(h.latencyMs).toBeNull();
-    expect(h.timestamp).toMatch(ISO_8601);
-    expect(typeof h.backend).toBe('string');
-  });
-});
-
-describe('stats()', () => {
-  test('has every counter, synchronously', async () => {
-    const c = await open();
-    const s = c.stats();
-    expect(s).not.toBeInstanceOf(Promise);
-    for (const f of ['commands', 'errors', 'timeouts', 'reconnects', 'inFlight'] as const) {
-      expect(typeof s[f]).toBe('number');
-      expect(s[f]).toBeGreaterThanOrEqual(0);
-    }
-    expect(typeof s.cache).toBe('object');
-  });
-
-  test('commands increase with use and nothing is in flight at rest', async () => {
-    const c = await open();
-    const before = c.stats().commands;
-    await c.set('a', 1);
-    await c.get('a');
-    await Promise.all([c.get('a'), c.get('b'), c.exists('a')]);
-    const s = c.stats();
-    expect(s.commands).toBeGreaterThanOrEqual(before + 5);
-    expect(s.inFlight).toBe(0);
-  });
-
-  test('inFlight counts commands awaiting their reply', async () => {
-    const c = await open();
-    const pending = Promise.all(Array.from({ length: 10 }, (_, i) => c.get(`k${i}`)));
-    // Observed at once, before any reply can have been handled on this thread.
-    const during = c.stats().inFlight;
-    await pending;
-    expect(during).toBeGreaterThanOrEqual(0);
-    expect(during).toBeLessThanOrEqual(10);
-    expect(c.stats().inFlight).toBe(0);
-  });
-});
-
-test('serverInfo() fields', async () => {
-  const c = await open();
-  await c.set('a', 1);
-  const info = await c.serverInfo();
-  expect(Number.isInteger(info.keys)).toBe(true);
-  expect(info.keys).toBeGreaterThanOrEqual(1);
-  expect(typeof info.usedMemory).toBe('string');
-  expect(info.usedMemory.length).toBeGreaterThan(0);
-  for (const f of ['hits', 'misses', 'evictions'] as const) {
-    expect(Number.isInteger(info[f])).toBe(true);
-    expect(info[f]).toBeGreaterThanOrEqual(0);
-  }
+  await cleanupPrefixes(testUrl());
 });
 
 /** `name{labels}` -> value, for every sample line; and the # TYPE of each family. */
@@ -165,54 +76,148 @@ function parseMetrics(text: string): { samples: Map<string, number>; types: Map<
   return { samples, types, helps };
 }
 
-describe('metrics()', () => {
-  const expected: [string, string, (s: ClientStats) => number][] = [
-    ['ferrocache_commands_total', 'counter', (s) => s.commands],
-    ['ferrocache_errors_total', 'counter', (s) => s.errors],
-    ['ferrocache_timeouts_total', 'counter', (s) => s.timeouts],
-    ['ferrocache_reconnects_total', 'counter', (s) => s.reconnects],
-    ['ferrocache_in_flight', 'gauge', (s) => s.inFlight],
-    ['ferrocache_cache_hits_total{tier="local"}', 'counter', (s) => s.cache.localHits],
-    ['ferrocache_cache_hits_total{tier="remote"}', 'counter', (s) => s.cache.remoteHits],
-    ['ferrocache_cache_misses_total', 'counter', (s) => s.cache.misses],
-    ['ferrocache_cache_loads_total', 'counter', (s) => s.cache.loads],
-    ['ferrocache_cache_errors_total', 'counter', (s) => s.cache.errors],
-    ['ferrocache_local_entries', 'gauge', (s) => s.cache.local.entries],
-    ['ferrocache_local_bytes', 'gauge', (s) => s.cache.local.bytes],
-    ['ferrocache_local_evictions_total', 'counter', (s) => s.cache.local.evictions],
-  ];
+describe.each(backends)('$name', (backend) => {
+  const { url } = backend;
 
-  test('is Prometheus text with the expected families, matching stats()', async () => {
-    const c = await open();
-    await c.set('a', 1);
-    await c.cache.getOrSet('g', () => 1); // miss + load
-    await c.cache.getOrSet('g', () => 1); // local hit
-    await c.cache.get('missing'); // miss
-
-    const text = c.metrics();
-    const stats = c.stats(); // both synchronous: no I/O in between, so they agree
-    expect(typeof text).toBe('string');
-    expect(text.endsWith('\n')).toBe(true);
-    expect(text).toContain('ferrocache_commands_total');
-    expect(text).toContain('ferrocache_cache_hits_total{tier="local"}');
-
-    const { samples, types, helps } = parseMetrics(text);
-    for (const [sample, type, fromStats] of expected) {
-      const family = sample.replace(/\{.*$/, '');
-      expect({ family, type: types.get(family) }).toEqual({ family, type });
-      expect({ family, help: helps.has(family) }).toEqual({ family, help: true });
-      expect({ sample, value: samples.get(sample) }).toEqual({ sample, value: fromStats(stats) });
-    }
-    expect(samples.get('ferrocache_cache_hits_total{tier="local"}')).toBe(1);
-    expect(samples.get('ferrocache_cache_misses_total')).toBe(2);
+  test('ping() resolves a round trip in ms', async () => {
+    const c = await open(url);
+    const ms = await c.ping();
+    expect(typeof ms).toBe('number');
+    expect(Number.isFinite(ms)).toBe(true);
+    expect(ms).toBeGreaterThanOrEqual(0);
   });
 
-  test('counters only grow', async () => {
-    const c = await open();
-    const first = parseMetrics(c.metrics()).samples.get('ferrocache_commands_total') ?? -1;
-    await c.get('x');
-    const second = parseMetrics(c.metrics()).samples.get('ferrocache_commands_total') ?? -1;
-    expect(first).toBeGreaterThanOrEqual(0);
-    expect(second).toBeGreaterThan(first);
+  test('health() of a reachable server', async () => {
+    const c = await open(url);
+    const h = await c.health();
+    expect(h.status).toBe('healthy');
+    expect(typeof h.backend).toBe('string');
+    expect(h.backend.length).toBeGreaterThan(0);
+    expect(typeof h.latencyMs).toBe('number');
+    expect(h.latencyMs as number).toBeGreaterThanOrEqual(0);
+    expect(h.timestamp).toMatch(ISO_8601);
+    expect(Number.isNaN(Date.parse(h.timestamp))).toBe(false);
+  });
+
+  describe('stats()', () => {
+    test('has every counter, synchronously', async () => {
+      const c = await open(url);
+      const s = c.stats();
+      expect(s).not.toBeInstanceOf(Promise);
+      for (const f of ['commands', 'errors', 'timeouts', 'reconnects', 'inFlight'] as const) {
+        expect(typeof s[f]).toBe('number');
+        expect(s[f]).toBeGreaterThanOrEqual(0);
+      }
+      expect(typeof s.cache).toBe('object');
+    });
+
+    test('commands increase with use and nothing is in flight at rest', async () => {
+      const c = await open(url);
+      const before = c.stats().commands;
+      await c.set('a', 1);
+      await c.get('a');
+      await Promise.all([c.get('a'), c.get('b'), c.exists('a')]);
+      const s = c.stats();
+      expect(s.commands).toBeGreaterThanOrEqual(before + 5);
+      expect(s.inFlight).toBe(0);
+    });
+
+    test('inFlight counts commands awaiting their reply', async () => {
+      const c = await open(url);
+      const pending = Promise.all(Array.from({ length: 10 }, (_, i) => c.get(`k${i}`)));
+      // Observed at once, before any reply can have been handled on this thread.
+      const during = c.stats().inFlight;
+      await pending;
+      expect(during).toBeGreaterThanOrEqual(0);
+      expect(during).toBeLessThanOrEqual(10);
+      expect(c.stats().inFlight).toBe(0);
+    });
+  });
+
+  test('serverInfo() fields', async () => {
+    const c = await open(url);
+    await c.set('a', 1);
+    const info = await c.serverInfo();
+    expect(Number.isInteger(info.keys)).toBe(true);
+    expect(info.keys).toBeGreaterThanOrEqual(1);
+    expect(typeof info.usedMemory).toBe('string');
+    expect(info.usedMemory.length).toBeGreaterThan(0);
+    for (const f of ['hits', 'misses', 'evictions'] as const) {
+      expect(Number.isInteger(info[f])).toBe(true);
+      expect(info[f]).toBeGreaterThanOrEqual(0);
+    }
+  });
+
+  describe('metrics()', () => {
+    const expected: [string, string, (s: ClientStats) => number][] = [
+      ['ferrocache_commands_total', 'counter', (s) => s.commands],
+      ['ferrocache_errors_total', 'counter', (s) => s.errors],
+      ['ferrocache_timeouts_total', 'counter', (s) => s.timeouts],
+      ['ferrocache_reconnects_total', 'counter', (s) => s.reconnects],
+      ['ferrocache_in_flight', 'gauge', (s) => s.inFlight],
+      ['ferrocache_cache_hits_total{tier="local"}', 'counter', (s) => s.cache.localHits],
+      ['ferrocache_cache_hits_total{tier="remote"}', 'counter', (s) => s.cache.remoteHits],
+      ['ferrocache_cache_misses_total', 'counter', (s) => s.cache.misses],
+      ['ferrocache_cache_loads_total', 'counter', (s) => s.cache.loads],
+      ['ferrocache_cache_errors_total', 'counter', (s) => s.cache.errors],
+      ['ferrocache_local_entries', 'gauge', (s) => s.cache.local.entries],
+      ['ferrocache_local_bytes', 'gauge', (s) => s.cache.local.bytes],
+      ['ferrocache_local_evictions_total', 'counter', (s) => s.cache.local.evictions],
+    ];
+
+    test('is Prometheus text with the expected families, matching stats()', async () => {
+      const c = await open(url);
+      await c.set('a', 1);
+      await c.cache.getOrSet('g', () => 1); // miss + load
+      await c.cache.getOrSet('g', () => 1); // local hit
+      await c.cache.get('missing'); // miss
+
+      const text = c.metrics();
+      const stats = c.stats(); // both synchronous: no I/O in between, so they agree
+      expect(typeof text).toBe('string');
+      expect(text.endsWith('\n')).toBe(true);
+      expect(text).toContain('ferrocache_commands_total');
+      expect(text).toContain('ferrocache_cache_hits_total{tier="local"}');
+
+      const { samples, types, helps } = parseMetrics(text);
+      for (const [sample, type, fromStats] of expected) {
+        const family = sample.replace(/\{.*$/, '');
+        expect({ family, type: types.get(family) }).toEqual({ family, type });
+        expect({ family, help: helps.has(family) }).toEqual({ family, help: true });
+        expect({ sample, value: samples.get(sample) }).toEqual({ sample, value: fromStats(stats) });
+      }
+      expect(samples.get('ferrocache_cache_hits_total{tier="local"}')).toBe(1);
+      expect(samples.get('ferrocache_cache_misses_total')).toBe(2);
+    });
+
+    test('counters only grow', async () => {
+      const c = await open(url);
+      const first = parseMetrics(c.metrics()).samples.get('ferrocache_commands_total') ?? -1;
+      await c.get('x');
+      const second = parseMetrics(c.metrics()).samples.get('ferrocache_commands_total') ?? -1;
+      expect(first).toBeGreaterThanOrEqual(0);
+      expect(second).toBeGreaterThan(first);
+    });
+  });
+});
+
+describe('Redis only: health() when the server is down', () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  test('resolves unhealthy (or degraded) with latencyMs null', async () => {
+    const c = await open(server.url);
+    expect((await c.health()).status).toBe('healthy');
+    await server.stop();
+    const h = await c.health();
+    expect(['unhealthy', 'degraded']).toContain(h.status);
+    expect(h.latencyMs).toBeNull();
+    expect(h.timestamp).toMatch(ISO_8601);
+    expect(typeof h.backend).toBe('string');
   });
 });
