@@ -11,8 +11,13 @@ const { invalid, fromNative } = require('./errors')
 const { durationMs, checkKey, serialize, deserialize, byteLength, describe } = require('./values')
 
 const EVENT = { REMOTE_HIT: 0, MISS: 1, LOAD: 2, ERROR: 3 }
-/** Hits reported to Rust (for recency and stats) at the latest every this many. */
-const TOUCH_BATCH = 256
+/**
+ * One hit in TOUCH_SAMPLE refreshes its entry's LRU recency in Rust (an approximated LRU, as
+ * Redis' own): handing every hit's key across cost more than the hit itself. Sampled keys cross in
+ * batches of TOUCH_BATCH, with the count of all hits since the last report.
+ */
+const TOUCH_SAMPLE = 16
+const TOUCH_BATCH = 64
 const now = () => performance.now()
 
 class Cache {
@@ -23,14 +28,25 @@ class Cache {
     this._defaultTtlMs = this._native.defaultTtlMs()
     /** key -> { value, exp } for entries Rust holds in L1 (exp: performance.now() deadline). */
     this._local = new Map()
-    /** Keys of the hits served since the last report to Rust. */
+    /** Sampled keys of the hits served since the last report to Rust. */
     this._touched = []
+    /** Hits served by this side, and how many of them Rust has been told of. */
+    this._hits = 0
+    this._reported = 0
     /** key -> promise of the loader run in progress (single-flight). */
     this._inflight = new Map()
   }
 
   getOrSet(key, loader, opts) {
-    // Not `async`: an L1 hit costs one already-resolved promise, nothing more.
+    // Not `async`, and the commonest call (no options) checks L1 before anything else: a hit
+    // costs a Map lookup, a clock read and a promise resolved once per entry.
+    if (opts === undefined && this._useLocal && typeof loader === 'function' && !this._client._closed) {
+      const e = this._local.get(key)
+      if (e !== undefined && e.exp > performance.now()) {
+        this._hit(key)
+        return e.p || (e.p = Promise.resolve(e.value))
+      }
+    }
     let o
     try {
       this._client._open()
@@ -44,7 +60,7 @@ class Cache {
       const e = this._local.get(key)
       if (e !== undefined && e.exp > now()) {
         this._hit(key)
-        return Promise.resolve(e.value)
+        return e.p || (e.p = Promise.resolve(e.value))
       }
     }
     // Another caller of this process is already loading this key: share its result.
@@ -116,14 +132,16 @@ class Cache {
   }
 
   _hit(key) {
-    if (this._touched.push(key) >= TOUCH_BATCH) this._report()
+    if (++this._hits % TOUCH_SAMPLE === 0 && this._touched.push(key) >= TOUCH_BATCH) this._report()
   }
 
   /** Hands the hits served since the last report to Rust (recency and counters). */
   _report() {
-    if (this._touched.length === 0) return
-    this._native.localTouch(this._touched, this._touched.length)
+    const hits = this._hits - this._reported
+    if (hits === 0) return
+    this._native.localTouch(this._touched, hits)
     this._touched = []
+    this._reported = this._hits
   }
 
   _localStore(key, value, bytes, ttlMs, tags) {
@@ -132,7 +150,7 @@ class Cache {
     const ttl = this._native.localInsert(key, bytes, ttlMs, tags)
     this._syncRemoved()
     if (ttl === null) this._local.delete(key)
-    else this._local.set(key, { value, exp: t0 + ttl })
+    else this._local.set(key, { value, exp: t0 + ttl, p: undefined })
   }
 
   /** Drops the parsed copies of keys Rust removed from L1. */
