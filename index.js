@@ -1,6 +1,6 @@
 'use strict'
 // ferrocache: the public entry. The client lives in lib/, over the native
-// binding that binding.js loads for this platform.
+// binding that lib/native.js loads for this platform.
 
 const { createClient } = require('./lib/client')
 const { FerroError } = require('./lib/errors')

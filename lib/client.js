@@ -3,7 +3,7 @@
 // the native client. Every write path evicts the L1 copy of its keys at once.
 
 const { EventEmitter } = require('node:events')
-const { NativeClient } = require('../binding.js')
+const { NativeClient } = require('./native')
 const { FerroError, invalid, fromNative } = require('./errors')
 const { Transport, TEXT, BYTES } = require('./transport')
 const { Cache } = require('./cache')

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Builds the addon with cargo and copies it where binding.js looks for it:
 // `ferrocache.<platform>.node` at the package root. `--release` for an
-// optimized build; `--target <triple>` to cross-compile (CI).
+// optimized build; `--target <triple>` to cross-compile (CI); `--zig` to link
+// with cargo-zigbuild (the release workflow's Linux builds: glibc targets are
+// linked against glibc 2.17, so the binary loads on old distributions too).
 //
 // This replaces `napi build` so that the napi CLI, whose per-platform optional
 // packages this machine's registry does not all carry, is not a dependency.
@@ -10,32 +12,18 @@
 const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
+const { platformOf, hostPlatform } = require('./platforms')
 
 const root = path.resolve(__dirname, '..')
 const args = process.argv.slice(2)
 const release = args.includes('--release')
 const targetAt = args.indexOf('--target')
 const target = targetAt >= 0 ? args[targetAt + 1] : undefined
+const zig = args.includes('--zig')
 
-/** The suffix napi-rs' loader (binding.js) expects for a Rust target triple, or for this machine. */
-function platformSuffix(triple) {
-  if (triple) {
-    const [arch, , os, abi] = triple.split('-')
-    const a = { x86_64: 'x64', aarch64: 'arm64', i686: 'ia32', armv7: 'arm' }[arch] || arch
-    if (os === 'darwin') return `darwin-${a}`
-    if (os === 'windows') return `win32-${a}-${abi}`
-    return `linux-${a}-${abi.replace(/eabihf$/, '')}`
-  }
-  const a = process.arch
-  if (process.platform === 'darwin') return `darwin-${a}`
-  if (process.platform === 'win32') return `win32-${a}-msvc`
-  const musl = !process.report.getReport().header.glibcVersionRuntime
-  return `linux-${a}-${musl ? 'musl' : 'gnu'}`
-}
-
-const cargoArgs = ['build', '--message-format=json-render-diagnostics']
+const cargoArgs = [zig ? 'zigbuild' : 'build', '--message-format=json-render-diagnostics']
 if (release) cargoArgs.push('--release')
-if (target) cargoArgs.push('--target', target)
+if (target) cargoArgs.push('--target', zig && target.endsWith('-gnu') ? `${target}.2.17` : target)
 const build = spawnSync('cargo', cargoArgs, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 256 << 20 })
 if (build.status !== 0) {
   console.error(`build: cargo failed (${build.status === null ? build.signal : `exit ${build.status}`})`)
@@ -55,7 +43,7 @@ if (!library) {
   console.error('build: cargo reported no ferrocache library')
   process.exit(1)
 }
-const dest = path.join(root, `ferrocache.${platformSuffix(target)}.node`)
+const dest = path.join(root, `ferrocache.${target ? platformOf(target) : hostPlatform()}.node`)
 // Copy to a temporary name first: a process that has the old file loaded keeps its mapping.
 fs.copyFileSync(library, dest + '.tmp')
 fs.renameSync(dest + '.tmp', dest)
