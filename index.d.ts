@@ -26,6 +26,19 @@ export interface LocalTierOptions {
   maxBytes?: number
   /** Longest an entry lives in L1, whatever its Redis TTL. Default 60 s. */
   ttl?: Duration
+  /**
+   * How the L1 learns of writes made elsewhere (other processes, `redis-cli`, other clients of a
+   * shared `memory://name` store). Default `'tracking'`.
+   * - `'tracking'`: Redis server-assisted client-side caching (`CLIENT TRACKING ... BCAST`, one
+   *   extra connection per client): a key changed or deleted anywhere leaves this L1 within
+   *   milliseconds, and the L1 is emptied when the connection is lost and again on reconnection.
+   *   A server that refuses tracking (before Redis 6, some proxies) gets `'ttl'`, with an `'error'`
+   *   event saying so.
+   * - `'ttl'`: no invalidation from elsewhere: a copy may be stale until its L1 `ttl` ends.
+   *
+   * Writes made through this client evict its own copies at once in both modes (`command()` excepted).
+   */
+  coherence?: 'tracking' | 'ttl'
 }
 
 export interface ClientOptions {

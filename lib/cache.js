@@ -97,6 +97,8 @@ class Cache {
   async _remote(key, o) {
     const t = this._client._transport
     const full = this._client._prefix + key
+    // Read before the GET leaves: an invalidation applied meanwhile refuses the L1 entry.
+    const since = this._native.localEpoch()
     try {
       const [raw, pttl] = await Promise.all([t.command(['GET', full]), t.command(['PTTL', full])])
       if (raw === null) {
@@ -106,7 +108,7 @@ class Cache {
       this._native.cacheRecord(EVENT.REMOTE_HIT)
       const value = deserialize(raw)
       // PTTL -1: no Redis expiry, the L1 ttl alone bounds the copy; -2: deleted meanwhile.
-      if (o.local && pttl !== -2) this._localStore(key, value, byteLength(raw), pttl > 0 ? Math.min(pttl, o.localTtlMs) : o.localTtlMs, [])
+      if (o.local && pttl !== -2) this._localStore(key, value, byteLength(raw), pttl > 0 ? Math.min(pttl, o.localTtlMs) : o.localTtlMs, [], since)
       return { hit: true, value }
     } catch {
       this._native.cacheRecord(EVENT.ERROR)
@@ -120,6 +122,7 @@ class Cache {
     const c = this._client
     const full = c._prefix + key
     const ttl = String(o.ttlMs)
+    const since = this._native.localEpoch()
     const writes = [c._cmd(['SET', full, payload, 'PX', ttl])]
     // Tag sets (read by src/invalidate.rs): PEXPIRE NX gives a new set its first TTL, GT
     // stretches an older one to its longest-lived member (GT alone never sets a first TTL).
@@ -128,7 +131,7 @@ class Cache {
       writes.push(c._cmd(['SADD', set, full]), c._cmd(['PEXPIRE', set, ttl, 'NX']), c._cmd(['PEXPIRE', set, ttl, 'GT']))
     }
     await (writes.length === 1 ? writes[0] : Promise.all(writes))
-    if (o.local) this._localStore(key, value, byteLength(payload), Math.min(o.ttlMs, o.localTtlMs), o.tags)
+    if (o.local) this._localStore(key, value, byteLength(payload), Math.min(o.ttlMs, o.localTtlMs), o.tags, since)
   }
 
   _hit(key) {
@@ -144,13 +147,17 @@ class Cache {
     this._reported = this._hits
   }
 
-  _localStore(key, value, bytes, ttlMs, tags) {
+  /**
+   * `since`: localEpoch() read before the value was read or written (src/coherence.rs). Synced
+   * after the copy is set, so a removal made off the JS thread meanwhile is never lost.
+   */
+  _localStore(key, value, bytes, ttlMs, tags, since) {
     this._syncRemoved()
     const t0 = now()
-    const ttl = this._native.localInsert(key, bytes, ttlMs, tags)
-    this._syncRemoved()
+    const ttl = this._native.localInsert(key, bytes, ttlMs, tags, since)
     if (ttl === null) this._local.delete(key)
     else this._local.set(key, { value, exp: t0 + ttl, p: undefined })
+    this._syncRemoved()
   }
 
   /** Drops the parsed copies of keys Rust removed from L1. */

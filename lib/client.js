@@ -49,6 +49,9 @@ class Client extends EventEmitter {
       // Rust flushed the L1 on reconnection: drop the parsed copies too.
       this.cache._syncRemoved()
       this.emit('ready')
+    } else if (name === 'localChanged') {
+      // Another client changed keys this L1 held (src/coherence.rs): internal, not emitted.
+      this.cache._syncRemoved()
     }
   }
 
@@ -303,6 +306,7 @@ function toNative(options) {
     localMaxEntries: num('local.maxEntries', l.maxEntries),
     localMaxBytes: num('local.maxBytes', l.maxBytes),
     localTtlMs: ms('local.ttl', l.ttl),
+    localCoherence: str('local.coherence', l.coherence),
     connectTimeoutMs: num('connectTimeoutMs', options.connectTimeoutMs),
     commandTimeoutMs: num('commandTimeoutMs', options.commandTimeoutMs),
     failFast: bool('failFast', options.failFast),

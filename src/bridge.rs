@@ -132,6 +132,7 @@ fn event_slots(event: Event) -> (&'static str, Slot) {
   match event {
     Event::Ready => ("ready", Slot::Null),
     Event::End => ("end", Slot::Null),
+    Event::LocalChanged => ("localChanged", Slot::Null),
     Event::Error(err) => (
       "error",
       Slot::Reply(

@@ -11,10 +11,12 @@ use std::time::Instant;
 use crate::args;
 use crate::backend::memory::MemoryBackend;
 use crate::backend::redis::RedisBackend;
+use crate::backend::tracking::Tracking;
 use crate::backend::{exec_one, Backend, Event, EventSink, Health, Reply};
 use crate::bridge::{Bridge, Decode, Done, Wake};
 use crate::cache::Cache;
-use crate::config::{Config, Target};
+use crate::coherence::Coherence;
+use crate::config::{CoherenceMode, Config, Target};
 use crate::error::{Error, Result};
 use crate::metrics::Counters;
 use crate::{info, invalidate, resp};
@@ -24,6 +26,7 @@ pub struct ClientCore {
   pub backend: Arc<dyn Backend>,
   pub bridge: Arc<Bridge>,
   pub cache: Arc<Cache>,
+  pub coherence: Arc<Coherence>,
   pub counters: Arc<Counters>,
   closed: AtomicBool,
 }
@@ -33,7 +36,18 @@ impl ClientCore {
     let counters = Arc::new(Counters::default());
     let bridge = Arc::new(Bridge::new(wake, counters.clone()));
     let cache = Arc::new(Cache::new(config.local.clone()));
-    let events = event_sink(bridge.clone(), counters.clone(), cache.clone());
+    let coherence = Arc::new(Coherence::new(
+      cache.clone(),
+      bridge.clone(),
+      config.key_prefix.clone(),
+    ));
+    let events = event_sink(bridge.clone(), counters.clone(), coherence.clone());
+    // Without an L1 there is nothing to keep coherent.
+    let tracking =
+      (config.local.is_some() && config.coherence == CoherenceMode::Tracking).then(|| Tracking {
+        prefix: config.key_prefix.clone().into_bytes(),
+        sink: coherence.sink(),
+      });
     let backend: Arc<dyn Backend> = match &config.target {
       Target::Redis(url) => Arc::new(RedisBackend::start(
         url,
@@ -41,14 +55,16 @@ impl ClientCore {
         config.command_timeout,
         bridge.clone(),
         events,
+        tracking,
       )?),
-      Target::Memory(url) => Arc::new(MemoryBackend::open(url, events)),
+      Target::Memory(url) => Arc::new(MemoryBackend::open(url, events, tracking.map(|t| t.sink))),
     };
     Ok(ClientCore {
       config,
       backend,
       bridge,
       cache,
+      coherence,
       counters,
       closed: AtomicBool::new(false),
     })
@@ -214,13 +230,17 @@ fn completions(
 
 /// Forwards backend events to JS and counts reconnections (every `Ready`
 /// after the first). A reconnection flushes the L1: writes made while this
-/// client was cut off never evicted its copies.
-fn event_sink(bridge: Arc<Bridge>, counters: Arc<Counters>, cache: Arc<Cache>) -> EventSink {
+/// client was cut off never evicted its copies (JS drops its own on 'ready').
+fn event_sink(
+  bridge: Arc<Bridge>,
+  counters: Arc<Counters>,
+  coherence: Arc<Coherence>,
+) -> EventSink {
   let seen_ready = AtomicBool::new(false);
   Arc::new(move |event: Event| {
     if event == Event::Ready && seen_ready.swap(true, Ordering::AcqRel) {
       counters.reconnected();
-      cache.local_clear();
+      coherence.flush();
     }
     bridge.complete([Done::Event(event)]);
   })

@@ -31,6 +31,8 @@ pub struct NativeOptions {
   pub local_max_bytes: Option<f64>,
   /// Longest L1 lifetime in ms. Default 60,000.
   pub local_ttl_ms: Option<f64>,
+  /// `'tracking'` (default) or `'ttl'`: how the L1 learns of other clients' writes.
+  pub local_coherence: Option<String>,
   /// Connection attempt bound in ms. Default 2,000.
   pub connect_timeout_ms: Option<f64>,
   /// Reply bound in ms for every command. Default 1,000.
@@ -52,6 +54,28 @@ pub enum Target {
   Memory(MemoryUrl),
 }
 
+/// How the L1 learns of changes made by other clients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CoherenceMode {
+  /// Server-assisted invalidation (`backend/tracking.rs`): copies are evicted
+  /// within milliseconds of a change anywhere.
+  Tracking,
+  /// None: a copy may be stale until its L1 ttl.
+  Ttl,
+}
+
+impl CoherenceMode {
+  fn parse(value: Option<&str>) -> Result<CoherenceMode> {
+    match value {
+      None | Some("tracking") => Ok(CoherenceMode::Tracking),
+      Some("ttl") => Ok(CoherenceMode::Ttl),
+      Some(_) => Err(Error::invalid(
+        "local.coherence must be 'tracking' or 'ttl'",
+      )),
+    }
+  }
+}
+
 /// Validated client configuration.
 #[derive(Debug)]
 pub struct Config {
@@ -59,6 +83,7 @@ pub struct Config {
   pub key_prefix: String,
   pub default_ttl_ms: u64,
   pub local: Option<LocalConfig>,
+  pub coherence: CoherenceMode,
   pub connect_timeout: Duration,
   pub command_timeout: Duration,
   pub fail_fast: bool,
@@ -72,6 +97,7 @@ impl Config {
     let env = opts.env.take().unwrap_or_default();
     let target = resolve_url(opts.url.take(), &|name: &str| env.get(name).cloned())?;
     let defaults = LocalConfig::default();
+    let coherence = CoherenceMode::parse(opts.local_coherence.as_deref())?;
     let local = if opts.local_enabled == Some(false) {
       None
     } else {
@@ -90,6 +116,7 @@ impl Config {
       key_prefix: opts.key_prefix.unwrap_or_default(),
       default_ttl_ms: millis("defaultTtl", opts.default_ttl_ms, 300_000)?,
       local,
+      coherence,
       connect_timeout: Duration::from_millis(millis(
         "connectTimeoutMs",
         opts.connect_timeout_ms,
@@ -318,6 +345,28 @@ mod tests {
       with_env(&[], bad).err().map(|e| e.kind()),
       Some(Kind::InvalidArgument)
     );
+  }
+
+  #[test]
+  fn coherence_defaults_to_tracking_and_is_validated() {
+    let mode = |value: Option<&str>| {
+      with_env(
+        &[],
+        NativeOptions {
+          local_coherence: value.map(str::to_string),
+          ..Default::default()
+        },
+      )
+      .map(|c| c.coherence)
+      .map_err(|e| (e.kind(), e.message().to_string()))
+    };
+    assert_eq!(mode(None), Ok(CoherenceMode::Tracking));
+    assert_eq!(mode(Some("ttl")), Ok(CoherenceMode::Ttl));
+    let err = mode(Some("TTL"))
+      .err()
+      .unwrap_or((Kind::Redis, String::new()));
+    assert_eq!(err.0, Kind::InvalidArgument);
+    assert!(err.1.contains("local.coherence"));
   }
 
   #[test]

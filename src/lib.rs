@@ -8,6 +8,7 @@ mod backend;
 mod bridge;
 mod cache;
 mod client;
+mod coherence;
 mod config;
 mod error;
 mod glob;
@@ -139,6 +140,7 @@ impl NativeClient {
   }
 
   /// Records an L1 entry; returns the TTL (ms) its JS copy gets, or null when not cached.
+  /// `since`: `localEpoch()` read before the value was read or written (see `coherence.rs`).
   #[napi]
   pub fn local_insert(
     &self,
@@ -146,11 +148,19 @@ impl NativeClient {
     value_bytes: f64,
     ttl_ms: f64,
     tags: Vec<String>,
+    since: Option<f64>,
   ) -> Option<f64> {
+    let since = since.map(|s| s.max(0.0) as u64);
     self
       .core
-      .cache
-      .local_insert(&key, value_bytes as usize, ttl_ms.max(0.0) as u64, &tags)
+      .coherence
+      .local_insert(
+        &key,
+        value_bytes as usize,
+        ttl_ms.max(0.0) as u64,
+        &tags,
+        since,
+      )
       .map(|v| v as f64)
   }
 

@@ -12,6 +12,10 @@
 //!   microseconds, so other clients wait no longer than on a Redis server.
 //! - No task, timer or thread: expiry is checked on access and reclaimed a
 //!   few keys per command; a blocking pop waits on a `Notify` that pushes wake.
+//! - L1 coherence: the clients of a named store whose L1 follows it
+//!   (`coherence: 'tracking'`) hear of every key another client of the store
+//!   changes, as Redis' `CLIENT TRACKING ... NOLOOP` would tell them; the
+//!   store collects changed keys only while such a client is open.
 //! - The library's Lua scripts run as native twins (`scripts.rs`,
 //!   `scripts_ratelimit.rs`) with the same results; EVAL of any other script
 //!   is refused. A command this backend lacks gets Redis' "unknown command".
@@ -32,15 +36,17 @@ mod value;
 #[cfg(test)]
 mod tests;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{watch, Notify};
 
+use super::tracking::{Invalidation, InvalidationSink};
 use super::{Args, Backend, BoxFuture, Event, EventSink, Health, Reply};
 use crate::error::{Error, Result};
 use crate::local::Clock;
-use store::Store;
+use store::{Changes, Store};
 
 /// What a `memory://[name][?maxBytes=N]` URL asks for.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -113,10 +119,13 @@ impl Clock for UnixClock {
   }
 }
 
-/// One store and the wake-up of the pops blocked on it.
+/// One store, the wake-up of the pops blocked on it, and the clients whose
+/// L1 follows its changes.
 struct Shared {
   store: Mutex<Store>,
   pushed: Notify,
+  /// (backend id, where its invalidations go).
+  listeners: Mutex<Vec<(u64, InvalidationSink)>>,
 }
 
 impl Shared {
@@ -124,6 +133,7 @@ impl Shared {
     Shared {
       store: Mutex::new(Store::new(clock, max_bytes)),
       pushed: Notify::new(),
+      listeners: Mutex::new(Vec::new()),
     }
   }
 
@@ -131,19 +141,60 @@ impl Shared {
     self.store.lock().unwrap_or_else(|e| e.into_inner())
   }
 
-  /// Runs `f` under the lock, then wakes blocked pops if it pushed.
-  fn with<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
-    let (out, pushed) = {
+  fn listeners(&self) -> MutexGuard<'_, Vec<(u64, InvalidationSink)>> {
+    self.listeners.lock().unwrap_or_else(|e| e.into_inner())
+  }
+
+  /// Runs `f` under the lock for the backend `origin`, then wakes blocked
+  /// pops if it pushed and tells the other listeners what it changed.
+  fn with<R>(&self, origin: u64, f: impl FnOnce(&mut Store) -> R) -> R {
+    let (out, pushed, changes) = {
       let mut store = self.lock();
       let out = f(&mut store);
-      (out, store.take_pushed())
+      (out, store.take_pushed(), store.take_changes())
     };
     if pushed {
       self.pushed.notify_waiters();
     }
+    if let Some(changes) = changes {
+      self.notify(origin, changes);
+    }
     out
   }
+
+  fn notify(&self, origin: u64, changes: Changes) {
+    let sinks: Vec<InvalidationSink> = self
+      .listeners()
+      .iter()
+      .filter(|(id, _)| *id != origin)
+      .map(|(_, sink)| sink.clone())
+      .collect();
+    let invalidation = if changes.flushed {
+      Invalidation::All
+    } else {
+      Invalidation::Keys(changes.keys)
+    };
+    for sink in sinks {
+      sink(invalidation.clone());
+    }
+  }
+
+  fn listen(&self, id: u64, sink: InvalidationSink) {
+    self.listeners().push((id, sink));
+    self.lock().collect_changes(true);
+  }
+
+  fn unlisten(&self, id: u64) {
+    let mut listeners = self.listeners();
+    listeners.retain(|(other, _)| *other != id);
+    if listeners.is_empty() {
+      self.lock().collect_changes(false);
+    }
+  }
 }
+
+/// Ids of the backends, to tell a client's own writes from the others'.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Named stores of the process. A name's store lives while a client holds it.
 static NAMED: Mutex<Vec<(String, Weak<Shared>)>> = Mutex::new(Vec::new());
@@ -172,16 +223,25 @@ fn open_store(url: &MemoryUrl, clock: Arc<dyn Clock>) -> Arc<Shared> {
 }
 
 pub struct MemoryBackend {
+  id: u64,
   /// Taken by `close`, which frees a private store at once.
   shared: Mutex<Option<Arc<Shared>>>,
   closed: watch::Sender<bool>,
 }
 
 impl MemoryBackend {
-  /// Opens (or joins) the store; ready at once.
-  pub fn open(url: &MemoryUrl, events: EventSink) -> Self {
+  /// Opens (or joins) the store; ready at once. With `tracking`, the L1 of
+  /// this client hears of the changes other clients of a named store make
+  /// (a private store has no other client).
+  pub fn open(url: &MemoryUrl, events: EventSink, tracking: Option<InvalidationSink>) -> Self {
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let shared = open_store(url, Arc::new(UnixClock::new()));
+    if let (Some(sink), Some(_)) = (tracking, &url.name) {
+      shared.listen(id, sink);
+    }
     let backend = MemoryBackend {
-      shared: Mutex::new(Some(open_store(url, Arc::new(UnixClock::new())))),
+      id,
+      shared: Mutex::new(Some(shared)),
       closed: watch::channel(false).0,
     };
     events(Event::Ready);
@@ -207,7 +267,7 @@ impl MemoryBackend {
       let pushed = shared.pushed.notified();
       tokio::pin!(pushed);
       pushed.as_mut().enable();
-      let reply = shared.with(|st| {
+      let reply = shared.with(self.id, |st| {
         st.tick();
         let reply = exec::run_one(st, &args);
         st.enforce_bound();
@@ -229,7 +289,7 @@ impl MemoryBackend {
   /// Runs a pipeline under the store lock: microseconds, never a wait.
   fn run(&self, cmds: &[Args]) -> Vec<Result<Reply>> {
     match self.shared() {
-      Ok(shared) => shared.with(|st| exec::run_pipeline(st, cmds)),
+      Ok(shared) => shared.with(self.id, |st| exec::run_pipeline(st, cmds)),
       Err(err) => vec![Err(err); cmds.len()],
     }
   }
@@ -257,7 +317,7 @@ impl Backend for MemoryBackend {
       let shared = self.shared()?;
       let (mut cursor, mut deleted) = (0, 0u64);
       loop {
-        let next = shared.with(|st| {
+        let next = shared.with(self.id, |st| {
           st.tick();
           let (next, keys) = st.scan(cursor, batch.max(1), |key, _| {
             crate::glob::matches(&pattern, key)
@@ -282,7 +342,7 @@ impl Backend for MemoryBackend {
         self.block(shared, args, wait).await
       } else {
         shared
-          .with(|st| exec::run_pipeline(st, &[args]))
+          .with(self.id, |st| exec::run_pipeline(st, &[args]))
           .pop()
           .unwrap_or_else(|| Err(Error::invalid("empty command")))
       }
@@ -302,6 +362,9 @@ impl Backend for MemoryBackend {
   fn close(&self) {
     self.closed.send_replace(true);
     let store = self.shared.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(store) = &store {
+      store.unlisten(self.id);
+    }
     drop(store);
     named().retain(|(_, store)| store.strong_count() > 0);
   }

@@ -7,6 +7,7 @@
 pub mod memory;
 pub mod pipe;
 pub mod redis;
+pub mod tracking;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -48,8 +49,14 @@ impl Reply {
 pub enum Event {
   Ready,
   Error(crate::error::Error),
-  Reconnecting { attempt: u32, delay_ms: u64 },
+  Reconnecting {
+    attempt: u32,
+    delay_ms: u64,
+  },
   End,
+  /// L1 entries left off the JS thread (an invalidation): JS drops its
+  /// parsed copies. Internal, never shown to users.
+  LocalChanged,
 }
 
 pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;

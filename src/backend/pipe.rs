@@ -339,8 +339,8 @@ pub async fn connect(
     .unwrap_or_else(|_| Err(Error::unavailable("connecting to Redis timed out")))
 }
 
-/// One request and its reply, before the pipe's tasks take the stream over.
-async fn round_trip(stream: &TcpStream, payload: &[u8]) -> Result<Reply> {
+/// Writes all of `payload` to a stream no task writes to.
+pub(super) async fn write_all(stream: &TcpStream, payload: &[u8]) -> Result<()> {
   let io_err = |e: io::Error| Error::from(redis::RedisError::from(e));
   let mut rest = payload;
   while !rest.is_empty() {
@@ -351,6 +351,13 @@ async fn round_trip(stream: &TcpStream, payload: &[u8]) -> Result<Reply> {
       Err(e) => return Err(io_err(e)),
     }
   }
+  Ok(())
+}
+
+/// One request and its reply, before the pipe's tasks take the stream over.
+pub(super) async fn round_trip(stream: &TcpStream, payload: &[u8]) -> Result<Reply> {
+  let io_err = |e: io::Error| Error::from(redis::RedisError::from(e));
+  write_all(stream, payload).await?;
   let mut buf = Vec::with_capacity(512);
   loop {
     stream.readable().await.map_err(io_err)?;

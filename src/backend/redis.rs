@@ -8,6 +8,9 @@
 //!   reconnects with exponential backoff (100 ms doubling to 5 s) and emits
 //!   `Reconnecting`, `Error` and `Ready` events; an idle connection is checked
 //!   by a PING every second so an outage is noticed without traffic.
+//! - With `tracking` (L1 coherence, `tracking.rs`), every new connection
+//!   comes with an invalidation subscriber; losing either one loses both, and
+//!   the L1 is flushed at once (invalidations may be missed while down).
 //! - `close()` stops the supervisor and drops the connection.
 
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -19,6 +22,7 @@ use redis::{AsyncConnectionConfig, ConnectionAddr, IntoConnectionInfo};
 use tokio::sync::watch;
 
 use super::pipe::{self, Pipe};
+use super::tracking::{self, Invalidation, Subscriber, Tracking};
 use super::{Args, Backend, BoxFuture, Event, EventSink, Health, Reply};
 use crate::bridge::Bridge;
 use crate::error::{Error, Kind, Result};
@@ -53,6 +57,8 @@ struct Shared {
   /// The outcome of the first connection attempt, once known.
   first: watch::Sender<Option<Result<()>>>,
   events: EventSink,
+  /// L1 coherence: `None` when the client has no L1 or uses `coherence: 'ttl'`.
+  tracking: Option<Tracking>,
 }
 
 impl RedisBackend {
@@ -63,6 +69,7 @@ impl RedisBackend {
     command_timeout: Duration,
     bridge: Arc<Bridge>,
     events: EventSink,
+    tracking: Option<Tracking>,
   ) -> Result<Self> {
     let bad_url = || Error::invalid("url: not a valid Redis URL");
     let info = url.into_connection_info().map_err(|_| bad_url())?;
@@ -104,6 +111,7 @@ impl RedisBackend {
       closed: watch::channel(false).0,
       first: watch::channel(None).0,
       events,
+      tracking,
     });
     napi::bindgen_prelude::spawn(supervise(shared.clone()));
     Ok(RedisBackend { shared })
@@ -134,14 +142,36 @@ impl Shared {
     *self.closed.borrow()
   }
 
-  async fn connect(&self) -> Result<Arc<Pipe>> {
+  async fn connect(&self) -> Result<(Arc<Pipe>, Option<Subscriber>)> {
     let stream =
       pipe::connect(&self.host, self.port, &self.handshake, self.connect_timeout).await?;
-    Ok(Pipe::start(
-      stream,
-      self.bridge.clone(),
-      self.command_timeout,
-    ))
+    let subscriber = match &self.tracking {
+      None => None,
+      Some(t) => {
+        let attached = t.attach(
+          &self.host,
+          self.port,
+          &self.handshake,
+          self.connect_timeout,
+          &stream,
+        );
+        match attached.await {
+          Ok(subscriber) => Some(subscriber),
+          // Refused by the server: this connection works, its L1 copies live until their ttl.
+          Err(err) if err.kind() == Kind::Redis => {
+            let why = format!(
+              "CLIENT TRACKING refused, L1 kept by ttl only: {}",
+              err.message()
+            );
+            (self.events)(Event::Error(Error::new(Kind::Redis, why)));
+            None
+          }
+          Err(err) => return Err(err),
+        }
+      }
+    };
+    let pipe = Pipe::start(stream, self.bridge.clone(), self.command_timeout);
+    Ok((pipe, subscriber))
   }
 }
 
@@ -162,16 +192,21 @@ async fn supervise(shared: Arc<Shared>) {
       unset
     });
     match outcome {
-      Ok(conn) => {
+      Ok((conn, mut subscriber)) => {
         attempt = 0;
         shared.replace(Some(conn.clone()));
         shared.set_health(Health::Ready);
         (shared.events)(Event::Ready);
         let reason = tokio::select! {
           r = watch_connection(&conn) => r,
+          r = tracking::lost(subscriber.as_mut()) => r,
           _ = closed.wait_for(|c| *c) => break,
         };
+        drop(subscriber);
         shared.replace(None);
+        if let Some(t) = &shared.tracking {
+          (t.sink)(Invalidation::All);
+        }
         shared.set_health(Health::Down);
         (shared.events)(Event::Error(reason));
       }

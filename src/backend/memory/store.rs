@@ -70,6 +70,17 @@ pub struct Store {
   stats: Stats,
   /// Set when an element was pushed to a list, so blocked pops get woken.
   pushed: bool,
+  /// Keys changed since `take_changes`, collected only while a client's L1
+  /// follows this store (`memory.rs`).
+  changes: Option<Changes>,
+}
+
+/// What changed in the store: written, expired, evicted or deleted keys.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+  pub keys: Vec<Vec<u8>>,
+  /// Every key (FLUSHALL): `keys` is left empty.
+  pub flushed: bool,
 }
 
 impl Store {
@@ -86,6 +97,29 @@ impl Store {
       now,
       stats: Stats::default(),
       pushed: false,
+      changes: None,
+    }
+  }
+
+  /// Starts or stops collecting the keys that change.
+  pub fn collect_changes(&mut self, on: bool) {
+    if on != self.changes.is_some() {
+      self.changes = on.then(Changes::default);
+    }
+  }
+
+  /// The changes collected since the last call, if any.
+  pub fn take_changes(&mut self) -> Option<Changes> {
+    let changes = self.changes.as_mut()?;
+    if changes.keys.is_empty() && !changes.flushed {
+      return None;
+    }
+    Some(std::mem::take(changes))
+  }
+
+  fn changed(&mut self, key: &[u8]) {
+    if let Some(changes) = self.changes.as_mut().filter(|c| !c.flushed) {
+      changes.keys.push(key.to_vec());
     }
   }
 
@@ -176,6 +210,7 @@ impl Store {
       self.remove(key);
       return;
     }
+    self.changed(key);
     if !self.live(key) {
       let expires_at = match ttl {
         Ttl::At(at) => Some(at),
@@ -212,6 +247,7 @@ impl Store {
       self.remove(key);
       return true;
     }
+    self.changed(key);
     let Some(entry) = self.entries.peek_mut(key) else {
       return false;
     };
@@ -245,6 +281,9 @@ impl Store {
     let bytes = entry_bytes(key, &entry.value);
     self.used = self.used - entry.bytes + bytes;
     entry.bytes = bytes;
+    if out.is_ok() {
+      self.changed(key);
+    }
     if drop {
       self.remove(key);
     }
@@ -257,6 +296,12 @@ impl Store {
   }
 
   pub fn flush(&mut self) {
+    if let Some(changes) = self.changes.as_mut() {
+      *changes = Changes {
+        keys: Vec::new(),
+        flushed: true,
+      };
+    }
     self.entries.clear();
     self.order.clear();
     self.deadlines.clear();
@@ -291,9 +336,10 @@ impl Store {
       return;
     };
     while self.used > max && self.entries.len() > 1 {
-      let Some((_, entry)) = self.entries.pop_lru() else {
+      let Some((key, entry)) = self.entries.pop_lru() else {
         return;
       };
+      self.changed(&key);
       if entry.expires_at.is_some_and(|at| at <= self.now) {
         self.stats.expired += 1;
       } else {
@@ -351,6 +397,7 @@ impl Store {
     match self.entries.pop(key) {
       Some(entry) => {
         self.unindex(&entry);
+        self.changed(key);
         true
       }
       None => false,
@@ -510,6 +557,32 @@ pub(crate) mod tests {
     st.enforce_bound();
     assert_eq!(st.len(), 1);
     assert!(st.peek(b"big").is_some());
+  }
+
+  #[test]
+  fn changes_are_collected_only_when_asked() {
+    let (mut st, clock) = store(None);
+    st.set(b"quiet", s("v"), Ttl::Clear);
+    st.collect_changes(true);
+    assert_eq!(st.take_changes(), None);
+    st.set(b"a", s("1"), Ttl::At(st.now() + 10));
+    assert!(st.delete(b"quiet"));
+    let keys = st.take_changes().map(|c| c.keys);
+    assert_eq!(keys, Some(vec![b"a".to_vec(), b"quiet".to_vec()]));
+    clock.advance(10);
+    st.tick();
+    assert_eq!(get(&mut st, "a"), None);
+    assert_eq!(st.take_changes().map(|c| c.keys), Some(vec![b"a".to_vec()]));
+    st.set(b"b", s("2"), Ttl::Clear);
+    st.flush();
+    let all = Changes {
+      keys: Vec::new(),
+      flushed: true,
+    };
+    assert_eq!(st.take_changes(), Some(all));
+    st.collect_changes(false);
+    st.set(b"c", s("3"), Ttl::Clear);
+    assert_eq!(st.take_changes(), None);
   }
 
   #[test]

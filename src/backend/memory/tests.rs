@@ -799,7 +799,68 @@ fn backend(url: &str) -> MemoryBackend {
   let url = MemoryUrl::parse(url)
     .and_then(|r| r.ok())
     .unwrap_or_default();
-  MemoryBackend::open(&url, Arc::new(|_| {}))
+  MemoryBackend::open(&url, Arc::new(|_| {}), None)
+}
+
+/// A backend whose invalidations are recorded.
+fn listening(url: &str) -> (MemoryBackend, Arc<std::sync::Mutex<Vec<Invalidation>>>) {
+  let url = MemoryUrl::parse(url)
+    .and_then(|r| r.ok())
+    .unwrap_or_default();
+  let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
+  let sink = heard.clone();
+  let tracking: InvalidationSink = Arc::new(move |i| {
+    if let Ok(mut heard) = sink.lock() {
+      heard.push(i);
+    }
+  });
+  (
+    MemoryBackend::open(&url, Arc::new(|_| {}), Some(tracking)),
+    heard,
+  )
+}
+
+fn take(heard: &std::sync::Mutex<Vec<Invalidation>>) -> Vec<Invalidation> {
+  heard
+    .lock()
+    .map(|mut h| std::mem::take(&mut *h))
+    .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn clients_of_a_named_store_hear_of_each_others_changes_not_their_own() {
+  let (a, heard_a) = listening("memory://coherence-test");
+  let (b, heard_b) = listening("memory://coherence-test");
+  let quiet = backend("memory://coherence-test");
+  assert_eq!(one(&a, "SET k v").await, Ok(status("OK")));
+  assert_eq!(one(&quiet, "DEL gone").await, Ok(Reply::Int(0)));
+  assert_eq!(one(&quiet, "GET k").await, Ok(bulk("v")));
+  assert_eq!(take(&heard_a), vec![]);
+  assert_eq!(
+    take(&heard_b),
+    vec![Invalidation::Keys(vec![b"k".to_vec()])]
+  );
+  assert_eq!(one(&quiet, "PEXPIRE k 100000").await, Ok(Reply::Int(1)));
+  for heard in [&heard_a, &heard_b] {
+    assert_eq!(take(heard), vec![Invalidation::Keys(vec![b"k".to_vec()])]);
+  }
+  assert_eq!(one(&b, "FLUSHALL").await, Ok(status("OK")));
+  assert_eq!(take(&heard_a), vec![Invalidation::All]);
+  assert_eq!(take(&heard_b), vec![]);
+  b.close();
+  assert_eq!(one(&quiet, "SET k w").await, Ok(status("OK")));
+  assert_eq!(take(&heard_b), vec![], "closed: no longer listening");
+  assert_eq!(
+    take(&heard_a),
+    vec![Invalidation::Keys(vec![b"k".to_vec()])]
+  );
+  for client in [a, quiet] {
+    client.close();
+  }
+  let (private, heard) = listening("memory://");
+  assert_eq!(one(&private, "SET k v").await, Ok(status("OK")));
+  assert_eq!(take(&heard), vec![]);
+  private.close();
 }
 
 async fn one(b: &MemoryBackend, cmd: &str) -> Result<Reply> {
