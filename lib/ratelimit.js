@@ -1,7 +1,9 @@
 'use strict'
 // Rate limiting (`client.rateLimiter(...)`). Each algorithm is one Lua script
 // (src/lua/ratelimit_*.lua): one round trip per call, atomic on the server,
-// on the server's clock, batched with the client's other commands. Each id is
+// on the server's clock, batched with the client's other commands. The
+// commonest call, a fixed-window consume of cost 1, skips the script: see
+// `_countOne`. Each id is
 // one key, `<keyPrefix>ratelimit:{<name>:<id>}` (a counter for the fixed
 // window, a small hash for the others), whose TTL ends when the limiter would
 // be full again. One name is one namespace: limiters sharing a name share
@@ -66,6 +68,7 @@ class RateLimiter {
     this._policy = onRedisError
     // Everything a call needs but its id and cost, computed once.
     this._script = SCRIPTS[algorithm]
+    this._openScript = 'ratelimit_fixed_window_open'
     this._sha = client._native.scriptSha(this._script)
     this._head = `${client._prefix}ratelimit:{${name}:`
     this._limitArg = String(limit)
@@ -86,10 +89,47 @@ class RateLimiter {
         if (now >= blocked.until) this._blocked.delete(id)
         else if (cost === blocked.cost) return Promise.resolve(this._stillBlocked(blocked, now))
       }
+      if (cost === 1 && this.algorithm === 'fixed-window') return this._countOne(id, key)
       return this._run(id, key, cost, false)
     } catch (err) {
       return Promise.reject(err)
     }
+  }
+
+  /**
+   * A fixed-window consume of cost 1 as two plain commands in the normal pipeline, INCRBY and
+   * PTTL: on the server a fraction of a script's cost, which is what bounds a limiter's
+   * throughput. INCRBY is atomic, so at most `limit` calls per window see a count within the
+   * limit. A denied call is not taken back: the window is full until it ends either way, and a
+   * cost-1 call needs nothing more (the script path, for larger costs, does take a denial back).
+   * The first count of a window has no TTL yet: ratelimit_fixed_window_open gives it the end of
+   * its window on the server clock (one more round trip, once per window and id; if this process
+   * dies in between, the next call for the id does it).
+   */
+  _countOne(id, key) {
+    const c = this._client
+    const fallback = (err) => this._onRedisError(err, key, 1, false)
+    return Promise.all([c._cmd(['INCRBY', key, '1']), c._cmd(['PTTL', key])]).then(([count, left]) => {
+      if (left > 0) return this._fromCount(id, count, left)
+      // No TTL yet (a new window), or 0/-2 at the very end of one: ask the server.
+      return c
+        ._script(this._openScript, [key], [this._windowArg])
+        .then((ms) => (ms > 0 ? this._fromCount(id, count, ms) : this._run(id, key, 1, false)), fallback)
+    }, fallback)
+  }
+
+  /** The result of a cost-1 fixed-window count, as the script computes it. */
+  _fromCount(id, count, left) {
+    const allowed = count <= this.limit
+    const result = {
+      allowed,
+      limit: this._capacity,
+      remaining: Math.max(0, this.limit - count),
+      resetMs: left,
+      retryAfterMs: allowed ? 0 : left,
+    }
+    if (!allowed) this._block(id, 1, result)
+    return result
   }
 
   /** What `consume(id)` would answer, consuming nothing (`remaining` is what is left now). */

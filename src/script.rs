@@ -35,6 +35,10 @@ pub static SCRIPTS: &[Script] = &[
     code: include_str!("lua/ratelimit_fixed_window.lua"),
   },
   Script {
+    name: "ratelimit_fixed_window_open",
+    code: include_str!("lua/ratelimit_fixed_window_open.lua"),
+  },
+  Script {
     name: "ratelimit_sliding_window",
     code: include_str!("lua/ratelimit_sliding_window.lua"),
   },

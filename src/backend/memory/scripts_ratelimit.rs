@@ -24,6 +24,27 @@ pub fn fixed_window(st: &mut Store, keys: &[Vec<u8>], argv: &[Vec<u8>]) -> Resul
   limit(st, Algorithm::FixedWindow, keys, argv)
 }
 
+/// `ratelimit_fixed_window_open.lua`: gives a count without expiry the end of
+/// its window on the store's clock; replies the ms left (-2 when it is gone).
+pub fn fixed_window_open(st: &mut Store, keys: &[Vec<u8>], argv: &[Vec<u8>]) -> Result<Reply> {
+  let ([key], [window_ms]) = (keys, argv) else {
+    return Err(bad_call("ratelimit_fixed_window_open"));
+  };
+  let window_ms = number(window_ms)?.max(1);
+  match run_one(st, &args!["PTTL", key])?.as_int() {
+    Some(-1) => {}
+    Some(0) => return Ok(Reply::Int(1)),
+    left => return Ok(Reply::Int(left.unwrap_or(-2))),
+  }
+  let now = st.now();
+  let left = window_ms - now % window_ms;
+  run_one(
+    st,
+    &args!["PEXPIREAT", key, now.saturating_add(left).to_string()],
+  )?;
+  Ok(Reply::Int(i64::try_from(left).unwrap_or(i64::MAX)))
+}
+
 pub fn sliding_window(st: &mut Store, keys: &[Vec<u8>], argv: &[Vec<u8>]) -> Result<Reply> {
   limit(st, Algorithm::SlidingWindow, keys, argv)
 }

@@ -161,6 +161,10 @@ const NATIVE: &[(&str, Native)] = &[
   ("queue_ack", scripts::queue_ack),
   ("ratelimit_fixed_window", scripts_ratelimit::fixed_window),
   (
+    "ratelimit_fixed_window_open",
+    scripts_ratelimit::fixed_window_open,
+  ),
+  (
     "ratelimit_sliding_window",
     scripts_ratelimit::sliding_window,
   ),
