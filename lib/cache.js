@@ -230,7 +230,11 @@ class Cache {
 
   stats() {
     this._report()
-    const s = this._native.stats()
+    return this._statsOf(this._native.stats())
+  }
+
+  /** The cache's part of the native counters (`client.stats()` reads them once for both). */
+  _statsOf(s) {
     return {
       hits: s.hits,
       misses: s.misses,

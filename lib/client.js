@@ -233,8 +233,9 @@ class Client extends EventEmitter {
   }
 
   stats() {
-    const cache = this.cache.stats()
+    this.cache._report()
     const s = this._native.stats()
+    const cache = this.cache._statsOf(s)
     return {
       commands: s.commands,
       errors: s.errors,
