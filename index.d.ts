@@ -41,12 +41,41 @@ export interface LocalTierOptions {
   coherence?: 'tracking' | 'ttl'
 }
 
+/** Sentinel mode: the sentinels to ask, and the master they watch. */
+export interface SentinelOptions {
+  /** The master's name in the sentinels' configuration. */
+  name: string
+  /** Sentinel URLs, `redis://[user:pass@]host:port` (their own credentials, if any). */
+  nodes: string[]
+  /** The master's ACL user. */
+  username?: string
+  /** The master's password. */
+  password?: string
+  /** The master's database. Default 0. */
+  db?: number
+}
+
+/** TLS for every connection; the server certificate is always verified. */
+export interface TlsOptions {
+  /** PEM certificates of the CAs to trust instead of the system's (a private CA). */
+  ca?: string | Buffer
+  /** The name the server certificate must carry, when it is not the host's. */
+  servername?: string
+}
+
 export interface ClientOptions {
   /**
-   * `redis://[user:pass@]host:port/db`. Default: `REDIS_URL`, else
-   * `REDIS_HOST`/`REDIS_PORT`/`REDIS_PASSWORD`/`REDIS_DB`, else `redis://127.0.0.1:6379`.
+   * `redis://[user:pass@]host:port/db`, `rediss://` (TLS), `redis+cluster://[user:pass@]host:port,host:port`,
+   * `redis+sentinel://[user:pass@]host:port,host:port/master[/db]` or `memory://[name]`. Default:
+   * `REDIS_URL`, else `REDIS_HOST`/`REDIS_PORT`/`REDIS_PASSWORD`/`REDIS_DB`, else `redis://127.0.0.1:6379`.
    */
   url?: string
+  /** Redis Cluster mode: seed node URLs (`redis://` or `rediss://`); the rest is discovered. */
+  cluster?: string[]
+  /** Sentinel mode: connects to the current master and follows failovers. */
+  sentinel?: SentinelOptions
+  /** TLS options; TLS is on with `rediss://` URLs or when this is given. */
+  tls?: TlsOptions
   /** Prepended to every key the client touches, e.g. `'myapp:'`. */
   keyPrefix?: string
   /** TTL of cache entries written without one. Default 300 s. */

@@ -276,6 +276,30 @@ function checkOptions(opts) {
   if (opts === null || typeof opts !== 'object') throw invalid(`options must be an object, got ${v.describe(opts)}`)
 }
 
+/** An optional options object. */
+function obj(name, o) {
+  if (o !== undefined && (o === null || typeof o !== 'object' || Array.isArray(o))) {
+    throw invalid(`${name} must be an object, got ${v.describe(o)}`)
+  }
+  return o
+}
+
+/** An optional array of strings. */
+function strings(name, list) {
+  if (list === undefined) return undefined
+  if (!Array.isArray(list) || !list.every((s) => typeof s === 'string')) {
+    throw invalid(`${name} must be an array of URL strings, got ${v.describe(list)}`)
+  }
+  return list
+}
+
+/** PEM text from a string or a Buffer. */
+function pem(name, ca) {
+  if (ca === undefined || typeof ca === 'string') return ca
+  if (Buffer.isBuffer(ca)) return ca.toString('utf8')
+  throw invalid(`${name} must be a PEM string or Buffer, got ${v.describe(ca)}`)
+}
+
 /** Public options (or a URL) to the native options, durations in ms. */
 function toNative(options) {
   if (options === undefined) options = {}
@@ -299,8 +323,19 @@ function toNative(options) {
     throw invalid(`local must be false or an object, got ${v.describe(local)}`)
   }
   const l = local || {}
+  const sentinel = obj('sentinel', options.sentinel)
+  const tls = obj('tls', options.tls)
   return {
     url: str('url', options.url),
+    cluster: strings('cluster', options.cluster),
+    sentinelName: sentinel && str('sentinel.name', sentinel.name),
+    sentinelNodes: sentinel && strings('sentinel.nodes', sentinel.nodes),
+    sentinelUsername: sentinel && str('sentinel.username', sentinel.username),
+    sentinelPassword: sentinel && str('sentinel.password', sentinel.password),
+    sentinelDb: sentinel && num('sentinel.db', sentinel.db),
+    tls: tls !== undefined,
+    tlsCa: tls && pem('tls.ca', tls.ca),
+    tlsServername: tls && str('tls.servername', tls.servername),
     keyPrefix: str('keyPrefix', options.keyPrefix),
     defaultTtlMs: ms('defaultTtl', options.defaultTtl),
     localEnabled: local !== false,

@@ -57,6 +57,9 @@ impl ClientCore {
         events,
         tracking,
       )?),
+      Target::Cluster(_) | Target::Sentinel(_) => {
+        return Err(crate::error::Error::invalid("not supported yet"))
+      }
       Target::Memory(url) => Arc::new(MemoryBackend::open(url, events, tracking.map(|t| t.sink))),
     };
     Ok(ClientCore {

@@ -12,6 +12,8 @@ use crate::backend::memory::MemoryUrl;
 use crate::error::{Error, Result};
 use crate::local::LocalConfig;
 
+mod multi_host;
+
 /// Options of the native client, as the JS layer hands them over.
 #[napi(object)]
 #[derive(Default)]
@@ -19,6 +21,22 @@ pub struct NativeOptions {
   /// `redis://[user:pass@]host:port/db`; when absent: `REDIS_URL`, else
   /// `REDIS_HOST`/`REDIS_PORT`/`REDIS_PASSWORD`/`REDIS_DB`, else `redis://127.0.0.1:6379`.
   pub url: Option<String>,
+  /// Seed node URLs: Redis Cluster mode.
+  pub cluster: Option<Vec<String>>,
+  /// Sentinel mode: the master's name...
+  pub sentinel_name: Option<String>,
+  /// ...the sentinels' URLs (`redis://[user:pass@]host:port`)...
+  pub sentinel_nodes: Option<Vec<String>>,
+  /// ...and the master's credentials and database.
+  pub sentinel_username: Option<String>,
+  pub sentinel_password: Option<String>,
+  pub sentinel_db: Option<f64>,
+  /// TLS even without `rediss://` (the JS `tls` option was given).
+  pub tls: Option<bool>,
+  /// PEM certificates of the CAs to trust instead of the system's.
+  pub tls_ca: Option<String>,
+  /// The name the server certificate must carry, when not the host's.
+  pub tls_servername: Option<String>,
   /// Prepended to every key. Default: none.
   pub key_prefix: Option<String>,
   /// TTL in ms of cache entries written without one. Default 300,000.
@@ -49,9 +67,34 @@ pub struct NativeOptions {
 pub enum Target {
   /// A single Redis server, by URL.
   Redis(String),
+  /// A Redis Cluster, by seed node URLs (`redis://` or `rediss://`).
+  Cluster(Vec<String>),
+  /// The master a set of sentinels names.
+  Sentinel(SentinelTarget),
   /// The embedded store: `memory://` (private) or `memory://name` (shared
   /// in the process), optionally `?maxBytes=N`.
   Memory(MemoryUrl),
+}
+
+/// A master found through Sentinel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SentinelTarget {
+  /// The master's name, as the sentinels know it.
+  pub name: String,
+  /// The sentinels, as `redis://[user:pass@]host:port` URLs.
+  pub sentinels: Vec<String>,
+  pub username: Option<String>,
+  pub password: Option<String>,
+  pub db: i64,
+}
+
+/// TLS settings; certificates are always verified.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsOptions {
+  /// PEM of the CAs to trust; `None`: the system's roots.
+  pub ca: Option<String>,
+  /// The certificate name to check, when not the host's.
+  pub servername: Option<String>,
 }
 
 /// How the L1 learns of changes made by other clients.
@@ -80,6 +123,8 @@ impl CoherenceMode {
 #[derive(Debug)]
 pub struct Config {
   pub target: Target,
+  /// `Some`: every connection is TLS (`rediss://` or the `tls` option).
+  pub tls: Option<TlsOptions>,
   pub key_prefix: String,
   pub default_ttl_ms: u64,
   pub local: Option<LocalConfig>,
@@ -95,7 +140,8 @@ impl Config {
   /// Validates `opts`; the URL falls back on the environment JS handed over.
   pub fn from_options(mut opts: NativeOptions) -> Result<Config> {
     let env = opts.env.take().unwrap_or_default();
-    let target = resolve_url(opts.url.take(), &|name: &str| env.get(name).cloned())?;
+    let target = resolve_target(&mut opts, &|name: &str| env.get(name).cloned())?;
+    let tls = tls_options(&mut opts, &target)?;
     let defaults = LocalConfig::default();
     let coherence = CoherenceMode::parse(opts.local_coherence.as_deref())?;
     let local = if opts.local_enabled == Some(false) {
@@ -113,6 +159,7 @@ impl Config {
     };
     Ok(Config {
       target,
+      tls,
       key_prefix: opts.key_prefix.unwrap_or_default(),
       default_ttl_ms: millis("defaultTtl", opts.default_ttl_ms, 300_000)?,
       local,
@@ -132,6 +179,166 @@ impl Config {
   }
 }
 
+/// `cluster`, `sentinel` or `url` (at most one of them), else the environment.
+fn resolve_target(
+  opts: &mut NativeOptions,
+  env: &impl Fn(&str) -> Option<String>,
+) -> Result<Target> {
+  let given = [
+    opts.url.is_some(),
+    opts.cluster.is_some(),
+    opts.sentinel_name.is_some() || opts.sentinel_nodes.is_some(),
+  ];
+  if given.iter().filter(|g| **g).count() > 1 {
+    return Err(Error::invalid(
+      "give one of url, cluster and sentinel, not several",
+    ));
+  }
+  if let Some(seeds) = opts.cluster.take() {
+    return cluster_target(seeds);
+  }
+  if opts.sentinel_name.is_some() || opts.sentinel_nodes.is_some() {
+    let db = match opts.sentinel_db {
+      None => 0,
+      Some(d) if d.is_finite() && d >= 0.0 && d.fract() == 0.0 && d < 1e9 => d as i64,
+      Some(_) => return Err(Error::invalid("sentinel.db must be a whole number ≥ 0")),
+    };
+    return sentinel_target(SentinelTarget {
+      name: opts.sentinel_name.take().unwrap_or_default(),
+      sentinels: opts.sentinel_nodes.take().unwrap_or_default(),
+      username: opts.sentinel_username.take(),
+      password: opts.sentinel_password.take(),
+      db,
+    });
+  }
+  resolve_url(opts.url.take(), env)
+}
+
+fn cluster_target(seeds: Vec<String>) -> Result<Target> {
+  if seeds.is_empty() || !seeds.iter().all(|s| single_server_url(s)) {
+    return Err(Error::invalid(
+      "cluster must list seed nodes as redis://[user:pass@]host:port URLs",
+    ));
+  }
+  Ok(Target::Cluster(seeds))
+}
+
+fn sentinel_target(target: SentinelTarget) -> Result<Target> {
+  if target.name.is_empty() {
+    return Err(Error::invalid("sentinel.name must name the master"));
+  }
+  if target.sentinels.is_empty() || !target.sentinels.iter().all(|s| single_server_url(s)) {
+    return Err(Error::invalid(
+      "sentinel.nodes must list sentinels as redis://[user:pass@]host:port URLs",
+    ));
+  }
+  Ok(Target::Sentinel(target))
+}
+
+/// `redis+cluster://` and `redis+sentinel://` URLs, as the targets they name.
+fn multi_host_target(url: &str) -> Option<Result<Target>> {
+  if let Some(parsed) = multi_host::parse(url, "cluster") {
+    return Some(parsed.and_then(|p| cluster_target(p.server_urls())));
+  }
+  let parsed = multi_host::parse(url, "sentinel")?;
+  Some(parsed.and_then(|p| {
+    let bad =
+      || Error::invalid("url: expected redis+sentinel://[user:pass@]host:port,.../master[/db]");
+    let mut path = p.path.split('/');
+    let name = path.next().unwrap_or_default().to_string();
+    let db = match path.next() {
+      None | Some("") => 0,
+      Some(d) => d.parse::<i64>().ok().filter(|d| *d >= 0).ok_or_else(bad)?,
+    };
+    let (username, password) = match p.userinfo {
+      None => (None, None),
+      Some(info) => {
+        let (user, pass) = info.split_once(':').unwrap_or((info, ""));
+        let decode = |s: &str| percent_decode(s).ok_or_else(bad);
+        let user = Some(decode(user)?).filter(|u| !u.is_empty());
+        (user, Some(decode(pass)?).filter(|p| !p.is_empty()))
+      }
+    };
+    // The credentials are the master's; sentinels get theirs from the options form.
+    let scheme = if p.tls { "rediss" } else { "redis" };
+    let sentinels = p.hosts.iter().map(|h| format!("{scheme}://{h}")).collect();
+    sentinel_target(SentinelTarget {
+      name,
+      sentinels,
+      username,
+      password,
+      db,
+    })
+  }))
+}
+
+/// Whether `url` is a `redis://` or `rediss://` URL of one server.
+fn single_server_url(url: &str) -> bool {
+  (url.starts_with("redis://") || url.starts_with("rediss://"))
+    && redis::IntoConnectionInfo::into_connection_info(url)
+      .is_ok_and(|info| info.redis_settings().db() >= 0)
+}
+
+/// TLS when a URL says `rediss` or the `tls` option was given; the CA, if
+/// any, must hold at least one PEM certificate.
+fn tls_options(opts: &mut NativeOptions, target: &Target) -> Result<Option<TlsOptions>> {
+  let by_url = match target {
+    Target::Redis(url) => url.starts_with("rediss://"),
+    Target::Cluster(seeds) => seeds.iter().any(|s| s.starts_with("rediss://")),
+    Target::Sentinel(s) => s.sentinels.iter().any(|s| s.starts_with("rediss://")),
+    Target::Memory(_) => false,
+  };
+  if !by_url && opts.tls != Some(true) {
+    return Ok(None);
+  }
+  if matches!(target, Target::Memory(_)) {
+    return Err(Error::invalid("tls does not apply to memory://"));
+  }
+  let ca = opts.tls_ca.take();
+  if let Some(pem) = &ca {
+    use rustls_pki_types::pem::PemObject;
+    let certs = rustls_pki_types::CertificateDer::pem_slice_iter(pem.as_bytes());
+    let mut count = 0;
+    for cert in certs {
+      if cert.is_err() {
+        return Err(Error::invalid("tls.ca: not a PEM certificate bundle"));
+      }
+      count += 1;
+    }
+    if count == 0 {
+      return Err(Error::invalid("tls.ca: no PEM certificate found"));
+    }
+  }
+  let servername = opts.tls_servername.take();
+  if servername
+    .as_deref()
+    .is_some_and(|n| rustls_pki_types::ServerName::try_from(n).is_err())
+  {
+    return Err(Error::invalid(
+      "tls.servername: not a valid DNS name or IP address",
+    ));
+  }
+  Ok(Some(TlsOptions { ca, servername }))
+}
+
+/// Decodes `%XX` escapes of a URL userinfo component.
+fn percent_decode(s: &str) -> Option<String> {
+  let bytes = s.as_bytes();
+  let mut out = Vec::with_capacity(bytes.len());
+  let mut i = 0;
+  while i < bytes.len() {
+    if bytes[i] == b'%' {
+      let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+      out.push(u8::from_str_radix(hex, 16).ok()?);
+      i += 3;
+    } else {
+      out.push(bytes[i]);
+      i += 1;
+    }
+  }
+  String::from_utf8(out).ok()
+}
+
 /// The explicit URL, else the environment, else the local default; checked
 /// to be a Redis (or `memory://`) URL without echoing it (it may hold a password).
 fn resolve_url(explicit: Option<String>, env: &impl Fn(&str) -> Option<String>) -> Result<Target> {
@@ -146,14 +353,13 @@ fn resolve_url(explicit: Option<String>, env: &impl Fn(&str) -> Option<String>) 
   if let Some(memory) = MemoryUrl::parse(&url) {
     return memory.map(Target::Memory);
   }
-  let scheme_ok = url.starts_with("redis://") || url.starts_with("rediss://");
-  let parsed = redis::IntoConnectionInfo::into_connection_info(url.as_str());
-  let db_ok = parsed
-    .as_ref()
-    .is_ok_and(|info| info.redis_settings().db() >= 0);
-  if !scheme_ok || !db_ok {
+  if let Some(target) = multi_host_target(&url) {
+    return target;
+  }
+  if !single_server_url(&url) {
     return Err(Error::invalid(
-      "url: not a valid Redis URL (expected redis://[user:pass@]host:port/db or memory://)",
+      "url: not a valid Redis URL (expected redis[s]://[user:pass@]host:port/db, \
+       redis+cluster://, redis+sentinel:// or memory://)",
     ));
   }
   Ok(Target::Redis(url))
