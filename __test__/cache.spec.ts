@@ -1,7 +1,7 @@
 /** The tiered cache: getOrSet, single-flight, null entries, TTLs, the L1 tier, keys, tags. On every backend. */
 import { createClient, key, TTL } from '../index';
 import type { CacheStats, Client, ClientOptions } from '../index';
-import { backends, expectRejectsWith, inspector, isOrWraps, rejectionOf, relaxed, sleep, uniquePrefix } from './helpers';
+import { backends, expectRejectsWith, inspector, l1Tier, isOrWraps, rejectionOf, relaxed, sleep, uniquePrefix } from './helpers';
 import type { Inspector } from './helpers';
 
 describe.each(backends)('$name', (backend) => {
@@ -11,7 +11,7 @@ describe.each(backends)('$name', (backend) => {
   let inspect: Inspector;
 
   async function open(options: Omit<ClientOptions, 'url' | 'keyPrefix'> = {}): Promise<Client> {
-    const c = await createClient({ url, keyPrefix: prefix, ...relaxed, ...options });
+    const c = await createClient({ url, keyPrefix: prefix, ...relaxed, ...options, local: l1Tier(backend, options.local) });
     clients.push(c);
     return c;
   }

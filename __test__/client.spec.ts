@@ -209,7 +209,8 @@ describe.each(backends)('$name', (backend) => {
       await client.set('a', 1);
       await client.set('b', 2);
       expect(await client.del(['a', 'b', 'c'])).toBe(2);
-      expect(await inspect.cli('EXISTS', full('a'), full('b'))).toBe('0');
+      // One key a command: on Redis Cluster, keys of other slots cannot share one.
+      for (const key of ['a', 'b']) expect(await inspect.cli('EXISTS', full(key))).toBe('0');
     });
 
     test('del of an empty list is 0', async () => {

@@ -1,7 +1,7 @@
 /** Shared test helpers. Every test gets its own keyPrefix: files run in parallel on one Redis. */
 import { execFile } from 'child_process';
 import { randomBytes } from 'crypto';
-import type { ErrorCode, FerroError } from '../index';
+import type { ErrorCode, FerroError, LocalTierOptions } from '../index';
 
 export { freePort, startRedis } from './setup/redis-server';
 export type { RedisServer } from './setup/redis-server';
@@ -197,17 +197,32 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => 
   return { promise, resolve, reject };
 }
 
+/** The run's Redis Cluster (`redis+cluster://...`), or undefined when REDIS_URL named an external Redis. */
+export function testClusterUrl(): string | undefined {
+  const url = process.env.FERRO_TEST_CLUSTER_URL;
+  return url === undefined || url === '' ? undefined : url;
+}
+
+/** `redis://host:port` of every node a `redis+cluster://` URL lists. */
+export function clusterNodeUrls(clusterUrl: string): string[] {
+  return clusterUrl
+    .replace(/^redis\+cluster:\/\//, '')
+    .split(',')
+    .map((hostPort) => `redis://${hostPort}`);
+}
+
 /** A backend the conformance specs run on. */
 export interface TestBackend {
-  readonly name: 'redis' | 'memory';
+  readonly name: 'redis' | 'memory' | 'cluster';
   /** What clients of this backend open. */
   readonly url: string;
 }
 
 /**
  * The backends every conformance spec runs on, for `describe.each(backends)('$name', ...)`:
- * the run's Redis (FERRO_TEST_URL) and a `memory://` store of this test file, shared by every
- * client the file opens on it, as the Redis is (each test keeps its own keyPrefix).
+ * the run's Redis (FERRO_TEST_URL), a `memory://` store of this test file, shared by every
+ * client the file opens on it, as the Redis is (each test keeps its own keyPrefix), and the
+ * run's Redis Cluster when globalSetup started one (not with an external REDIS_URL).
  */
 export const backends: readonly TestBackend[] = [
   {
@@ -217,7 +232,45 @@ export const backends: readonly TestBackend[] = [
     },
   },
   { name: 'memory', url: `memory://t-${randomBytes(6).toString('hex')}` },
+  ...clusterBackend(),
 ];
+
+function clusterBackend(): TestBackend[] {
+  const url = testClusterUrl();
+  return url === undefined ? [] : [{ name: 'cluster', url }];
+}
+
+/**
+ * The `local` option of a client whose test is about the L1 tier itself (bounds, ttls, the
+ * evictions this client's own writes make at once), not about coherence with other clients.
+ * On Redis Cluster the invalidation subscribers also report this client's own writes (NOLOOP
+ * cannot apply there: src/backend/cluster/coherence.rs), so a value it has just written leaves
+ * its L1 again as soon as the echo arrives; such tests use coherence 'ttl' there, and
+ * cluster.spec.ts covers coherence on Cluster, echo included.
+ */
+export function l1Tier(backend: TestBackend, local?: false | LocalTierOptions): false | LocalTierOptions | undefined {
+  if (backend.name !== 'cluster' || local === false) return local;
+  return { ...local, coherence: 'ttl' };
+}
+
+/** Every key matching a glob on every node of a cluster, once each. */
+export async function scanClusterKeys(clusterUrl: string, pattern: string): Promise<string[]> {
+  const perNode = await Promise.all(clusterNodeUrls(clusterUrl).map((node) => scanKeys(node, pattern)));
+  return Array.from(new Set(perNode.flat()));
+}
+
+/** Deletes every key under `prefixes` on every node of a cluster, one UNLINK a key (keys of a node span slots). */
+async function cleanupClusterPrefixes(clusterUrl: string, prefixes: Iterable<string> = issuedPrefixes): Promise<void> {
+  for (const node of clusterNodeUrls(clusterUrl)) {
+    for (const prefix of Array.from(prefixes)) {
+      const keys = await scanKeys(node, globEscape(prefix) + '*').catch(() => [] as string[]);
+      if (keys.length === 0) continue;
+      // redis-cli runs the commands it reads from stdin; JSON quoting is what it parses.
+      const script = keys.map((k) => `UNLINK ${JSON.stringify(k)}`).join('\n') + '\n';
+      await redisCliBuffer(node, [], { input: script }).catch(() => undefined);
+    }
+  }
+}
 
 /**
  * A view of what a backend stores that does not go through the client under test's keyPrefix,
@@ -244,12 +297,15 @@ export interface Inspector {
  * `command()` replies are printed the way redis-cli prints them.
  */
 export async function inspector(backend: TestBackend): Promise<Inspector> {
-  if (backend.name === 'redis') {
-    const url = backend.url;
+  if (backend.name === 'redis' || backend.name === 'cluster') {
+    const cluster = backend.name === 'cluster';
+    // On a cluster, `redis-cli -c` on any node follows MOVED to the key's master.
+    const url = cluster ? clusterNodeUrls(backend.url)[0] : backend.url;
+    const follow = cluster ? ['-c'] : [];
     const viaCli = (args: (string | Buffer)[]) => {
       const last = args[args.length - 1];
-      if (!Buffer.isBuffer(last)) return redisCliBuffer(url, args.map(String));
-      return redisCliBuffer(url, ['-x', ...args.slice(0, -1).map(String)], { input: last });
+      if (!Buffer.isBuffer(last)) return redisCliBuffer(url, [...follow, ...args.map(String)]);
+      return redisCliBuffer(url, [...follow, '-x', ...args.slice(0, -1).map(String)], { input: last });
     };
     return {
       cli: async (...args) => {
@@ -257,8 +313,8 @@ export async function inspector(backend: TestBackend): Promise<Inspector> {
         return out.endsWith('\n') ? out.slice(0, -1) : out;
       },
       cliBuffer: (...args) => viaCli(args),
-      scanKeys: (pattern) => scanKeys(url, pattern),
-      close: () => cleanupPrefixes(url),
+      scanKeys: (pattern) => (cluster ? scanClusterKeys(backend.url, pattern) : scanKeys(url, pattern)),
+      close: () => (cluster ? cleanupClusterPrefixes(backend.url) : cleanupPrefixes(url)),
     };
   }
   // Loaded lazily, like expectFerroError: the harness helpers work before the addon is built.

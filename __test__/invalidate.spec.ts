@@ -1,7 +1,7 @@
 /** Pattern invalidation: SCAN to the end, count, L1 eviction, keyPrefix, glob classes. On every backend. */
 import { createClient } from '../index';
 import type { Client } from '../index';
-import { backends, globEscape, inspector, relaxed, uniquePrefix } from './helpers';
+import { backends, globEscape, inspector, l1Tier, relaxed, uniquePrefix } from './helpers';
 import type { Inspector } from './helpers';
 
 describe.each(backends)('$name', (backend) => {
@@ -11,7 +11,7 @@ describe.each(backends)('$name', (backend) => {
   let inspect: Inspector;
 
   async function open(keyPrefix = prefix): Promise<Client> {
-    const c = await createClient({ url, keyPrefix, ...relaxed });
+    const c = await createClient({ url, keyPrefix, ...relaxed, local: l1Tier(backend) });
     clients.push(c);
     return c;
   }

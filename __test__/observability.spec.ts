@@ -20,15 +20,15 @@
  * On every backend, except health() of a server that stops (Redis only).
  */
 import { createClient } from '../index';
-import type { Client, ClientStats } from '../index';
-import { backends, cleanupPrefixes, relaxed, startRedis, testUrl, uniquePrefix } from './helpers';
+import type { Client, ClientStats, LocalTierOptions } from '../index';
+import { backends, cleanupPrefixes, l1Tier, relaxed, startRedis, testUrl, uniquePrefix } from './helpers';
 import type { RedisServer } from './helpers';
 
 const clients: Client[] = [];
 let prefix: string;
 
-async function open(url: string): Promise<Client> {
-  const c = await createClient({ url, keyPrefix: prefix, ...relaxed });
+async function open(url: string, local?: false | LocalTierOptions): Promise<Client> {
+  const c = await createClient({ url, keyPrefix: prefix, ...relaxed, ...(local === undefined ? {} : { local }) });
   clients.push(c);
   return c;
 }
@@ -166,7 +166,8 @@ describe.each(backends)('$name', (backend) => {
     ];
 
     test('is Prometheus text with the expected families, matching stats()', async () => {
-      const c = await open(url);
+      // Counts a local hit: an L1 that keeps what this client wrote (helpers.ts l1Tier).
+      const c = await open(url, l1Tier(backend));
       await c.set('a', 1);
       await c.cache.getOrSet('g', () => 1); // miss + load
       await c.cache.getOrSet('g', () => 1); // local hit

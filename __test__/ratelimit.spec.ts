@@ -69,8 +69,7 @@ describe.each(backends)('$name', (backend) => {
   });
 
   async function keysOf(prefix: string): Promise<string[]> {
-    const out = await inspect.cli('KEYS', globEscape(prefix) + '*');
-    return out.split('\n').filter((k) => k !== '');
+    return inspect.scanKeys(globEscape(prefix) + '*');
   }
 
   describe.each(ALGORITHMS)('%s', (algorithm) => {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::args;
+use crate::backend::cluster::ClusterBackend;
 use crate::backend::memory::MemoryBackend;
 use crate::backend::redis::RedisBackend;
 use crate::backend::tracking::Tracking;
@@ -57,9 +58,15 @@ impl ClientCore {
         events,
         tracking,
       )?),
-      Target::Cluster(_) | Target::Sentinel(_) => {
-        return Err(crate::error::Error::invalid("not supported yet"))
-      }
+      Target::Cluster(seeds) => Arc::new(ClusterBackend::start(
+        seeds,
+        config.tls.as_ref(),
+        config.connect_timeout,
+        config.command_timeout,
+        events,
+        tracking,
+      )?),
+      Target::Sentinel(_) => return Err(crate::error::Error::invalid("not supported yet")),
       Target::Memory(url) => Arc::new(MemoryBackend::open(url, events, tracking.map(|t| t.sink))),
     };
     Ok(ClientCore {

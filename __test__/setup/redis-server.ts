@@ -30,6 +30,8 @@ export interface StartRedisOptions {
   port?: number;
   /** Longest wait for `+PONG` after spawning. Default 15 s. */
   readyTimeoutMs?: number;
+  /** More redis-server options (`--cluster-enabled yes`, ...). */
+  extraArgs?: string[];
 }
 
 const REDIS_BIN = process.env.FERRO_REDIS_SERVER_BIN || 'redis-server';
@@ -199,7 +201,7 @@ interface Running {
   hasExited: () => boolean;
 }
 
-function spawnRedis(port: number, dir: string, logPath: string): Running {
+function spawnRedis(port: number, dir: string, logPath: string, extraArgs: string[] = []): Running {
   const fd = fs.openSync(logPath, 'a');
   let child: ChildProcess;
   try {
@@ -212,6 +214,7 @@ function spawnRedis(port: number, dir: string, logPath: string): Running {
         '--appendonly', 'no',
         '--daemonize', 'no',
         '--dir', dir,
+        ...extraArgs,
       ],
       // Same process group as the test runner: a Ctrl-C reaches the server too.
       { cwd: dir, stdio: ['ignore', fd, fd] },
@@ -294,7 +297,7 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
   let lastError: unknown;
   for (let i = 0; i < attempts; i++) {
     port = opts.port ?? (await freePort());
-    const r = spawnRedis(port, dir, logPath);
+    const r = spawnRedis(port, dir, logPath, opts.extraArgs);
     try {
       await waitReady(port, r, logPath, readyTimeoutMs);
       running = r;
@@ -325,7 +328,7 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
     async restart(): Promise<void> {
       await terminate(current);
       fs.mkdirSync(dir, { recursive: true });
-      const r = spawnRedis(fixedPort, dir, logPath);
+      const r = spawnRedis(fixedPort, dir, logPath, opts.extraArgs);
       current = r;
       try {
         await waitReady(fixedPort, r, logPath, readyTimeoutMs);

@@ -11,6 +11,8 @@ export interface ServerState {
   dir: string;
   /** pid of the Jest process that started it */
   owner: number;
+  /** The nodes of the test cluster, when one was started. */
+  cluster?: { pid: number; port: number; dir: string }[];
 }
 
 export const STATE_DIR = path.resolve(__dirname, '..', '..', '.jest-redis');
@@ -37,8 +39,10 @@ export function readState(file: string): ServerState | null {
 export async function stopFromState(file: string): Promise<void> {
   const state = readState(file);
   if (state !== null) {
-    await stopRedisByPid(state.pid, state.port);
-    removeServerDir(state.dir);
+    for (const s of [state, ...(state.cluster ?? [])]) {
+      await stopRedisByPid(s.pid, s.port);
+      removeServerDir(s.dir);
+    }
   }
   fs.rmSync(file, { force: true });
 }

@@ -4,6 +4,7 @@
 //! Commands travel as raw argument vectors (the Redis protocol's own shape), so
 //! every helper is written once, against this trait, whatever the backend.
 
+pub mod cluster;
 pub mod memory;
 pub mod pipe;
 pub mod redis;
@@ -68,6 +69,18 @@ pub enum Health {
   Connecting,
   Down,
   Closed,
+}
+
+impl Health {
+  /// The value `Health as u8` stored in an atomic.
+  pub(crate) fn from_u8(value: u8) -> Health {
+    match value {
+      x if x == Health::Ready as u8 => Health::Ready,
+      x if x == Health::Connecting as u8 => Health::Connecting,
+      x if x == Health::Down as u8 => Health::Down,
+      _ => Health::Closed,
+    }
+  }
 }
 
 pub trait Backend: Send + Sync {

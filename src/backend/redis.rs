@@ -246,7 +246,7 @@ async fn watch_connection(conn: &Pipe) -> Error {
   }
 }
 
-fn backoff_ms(attempt: u32) -> u64 {
+pub(crate) fn backoff_ms(attempt: u32) -> u64 {
   let exp = attempt.saturating_sub(1).min(16);
   (FIRST_BACKOFF_MS << exp).min(MAX_BACKOFF_MS)
 }
@@ -403,7 +403,7 @@ pub(crate) fn split_scan(reply: Reply) -> Result<(Vec<u8>, Vec<Vec<u8>>)> {
   }
 }
 
-fn top_level(value: redis::Value) -> Result<Reply> {
+pub(crate) fn top_level(value: redis::Value) -> Result<Reply> {
   match value {
     redis::Value::ServerError(err) => Err(Error::new(Kind::Redis, server_error_text(&err))),
     other => Ok(convert(other)),
@@ -419,7 +419,7 @@ fn server_error_text(err: &redis::ServerError) -> String {
 
 /// Driver values to our `Reply`; RESP3 maps and sets flatten to arrays as
 /// RESP2 would send them.
-fn convert(value: redis::Value) -> Reply {
+pub(crate) fn convert(value: redis::Value) -> Reply {
   use redis::Value as V;
   match value {
     V::Nil => Reply::Nil,

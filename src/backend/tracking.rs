@@ -48,7 +48,7 @@ use super::{Args, Reply};
 use crate::error::{Error, Kind, Result};
 use crate::resp::{encode_command, parse_reply, Parsed};
 
-const CHANNEL: &[u8] = b"__redis__:invalidate";
+pub(crate) const CHANNEL: &[u8] = b"__redis__:invalidate";
 const HEARTBEAT: Duration = Duration::from_secs(1);
 
 /// What the server reports as changed by other clients.
@@ -104,7 +104,7 @@ impl Tracking {
   }
 
   /// `CLIENT TRACKING ON REDIRECT <id> BCAST [PREFIX <prefix>] NOLOOP`.
-  fn enable_command(&self, redirect: i64) -> Args {
+  pub(crate) fn enable_command(&self, redirect: i64) -> Args {
     let mut cmd = crate::args![
       b"CLIENT",
       b"TRACKING",
@@ -144,7 +144,7 @@ pub async fn lost(subscriber: Option<&mut Subscriber>) -> Error {
   }
 }
 
-async fn request(stream: &TcpStream, args: Args) -> Result<Reply> {
+pub(crate) async fn request(stream: &TcpStream, args: Args) -> Result<Reply> {
   let mut payload = Vec::new();
   encode_command(&mut payload, &args);
   round_trip(stream, &payload).await
@@ -152,7 +152,7 @@ async fn request(stream: &TcpStream, args: Args) -> Result<Reply> {
 
 /// Reads messages and hands invalidations to `sink`, PINGing every second;
 /// returns why the connection can no longer be trusted.
-async fn listen(stream: TcpStream, sink: InvalidationSink, timeout: Duration) -> Error {
+pub(crate) async fn listen(stream: TcpStream, sink: InvalidationSink, timeout: Duration) -> Error {
   let io_err = |e: io::Error| Error::from(redis::RedisError::from(e));
   let mut ping = Vec::new();
   encode_command(&mut ping, &[b"PING".to_vec()]);

@@ -1,0 +1,272 @@
+/**
+ * Redis Cluster specifics, on the run's 3-master test cluster: keys spread over every master,
+ * pattern invalidation on every master, exact rate limits and the blacklist across slots, L1
+ * coherence through one subscriber per master, redirections, bad seeds, clean exit.
+ * (The conformance specs run on the cluster too: `backends` in helpers.ts.)
+ */
+import { spawn } from 'child_process';
+import * as path from 'path';
+import { createClient, FerroError } from '../index';
+import type { Client, ClientOptions } from '../index';
+import {
+  clusterNodeUrls,
+  expectRejectsWith,
+  freePort,
+  globEscape,
+  inspector,
+  redisCli,
+  relaxed,
+  scanClusterKeys,
+  scanKeys,
+  testClusterUrl,
+  testUrl,
+  uniquePrefix,
+  waitFor,
+} from './helpers';
+import type { Inspector, TestBackend } from './helpers';
+
+const clusterUrl = testClusterUrl();
+
+test('the run has a test cluster unless REDIS_URL names an external Redis', () => {
+  const external = process.env.REDIS_URL !== undefined && process.env.REDIS_URL !== '';
+  expect(clusterUrl === undefined).toBe(external);
+});
+
+// Only a run with an external REDIS_URL has no cluster (the test above): then there is nothing to run on.
+if (clusterUrl !== undefined) describe('cluster', () => clusterSpecs({ name: 'cluster', url: clusterUrl }));
+
+function clusterSpecs(backend: TestBackend): void {
+  const nodes = clusterNodeUrls(backend.url);
+  const clients: Client[] = [];
+  let inspect: Inspector;
+
+  async function open(keyPrefix: string, options: ClientOptions = {}): Promise<Client> {
+    const c = await createClient({ url: backend.url, keyPrefix, ...relaxed, ...options });
+    clients.push(c);
+    return c;
+  }
+
+  /** How many keys under `prefix` each master holds, in node order. */
+  const perNode = (prefix: string) => Promise.all(nodes.map(async (n) => (await scanKeys(n, globEscape(prefix) + '*')).length));
+
+  beforeAll(async () => {
+    inspect = await inspector(backend);
+  });
+
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+  });
+
+  afterAll(async () => {
+    await inspect.close();
+  });
+
+  test('the cluster has three masters and the client reports the cluster backend', async () => {
+    expect(nodes).toHaveLength(3);
+    const c = await open(uniquePrefix('cl-health'));
+    const health = await c.health();
+    expect(health.backend).toBe('cluster');
+    expect(health.status).not.toBe('unhealthy');
+  });
+
+  test("a test's keys land on all three masters, and every one reads back", async () => {
+    const prefix = uniquePrefix('cl-spread');
+    const c = await open(prefix);
+    const keys = Array.from({ length: 60 }, (_, i) => `k${i}`);
+    await Promise.all(keys.map((k, i) => c.set(k, i)));
+    const counts = await perNode(prefix);
+    for (const n of counts) expect(n).toBeGreaterThan(0);
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(60);
+    expect(await c.mget(keys)).toEqual(keys.map((_, i) => i));
+    expect(await c.del(keys.slice(0, 30))).toBe(30);
+    expect((await perNode(prefix)).reduce((a, b) => a + b, 0)).toBe(30);
+  });
+
+  test('serverInfo adds up the keys of every master', async () => {
+    const prefix = uniquePrefix('cl-info');
+    const c = await open(prefix);
+    await Promise.all(Array.from({ length: 30 }, (_, i) => c.set(`k${i}`, i)));
+    const info = await c.serverInfo();
+    expect(info.keys).toBeGreaterThanOrEqual(30);
+  });
+
+  test('invalidate(pattern) deletes the matching keys on every master and leaves the others', async () => {
+    const prefix = uniquePrefix('cl-invalidate');
+    const c = await open(prefix);
+    await Promise.all(Array.from({ length: 40 }, (_, i) => c.set(`p:${i}`, i)));
+    await Promise.all(Array.from({ length: 40 }, (_, i) => c.set(`q:${i}`, i)));
+    const before = await Promise.all(nodes.map(async (n) => (await scanKeys(n, globEscape(prefix) + 'p:*')).length));
+    for (const n of before) expect(n).toBeGreaterThan(0);
+
+    expect(await c.cache.invalidate('p:*')).toBe(40);
+    expect(await scanClusterKeys(backend.url, globEscape(prefix) + 'p:*')).toEqual([]);
+    expect(await scanClusterKeys(backend.url, globEscape(prefix) + 'q:*')).toHaveLength(40);
+  });
+
+  test('a multi-slot mset writes every entry, and getOrSet and tags work across slots', async () => {
+    const prefix = uniquePrefix('cl-mset');
+    const c = await open(prefix);
+    const entries = Array.from({ length: 20 }, (_, i) => ({ key: `m${i}`, value: { i }, ttl: 60 }));
+    await c.mset(entries);
+    for (const e of entries) expect(Number(await inspect.cli('TTL', prefix + e.key))).toBeGreaterThan(0);
+    expect(await c.mget(entries.map((e) => e.key))).toEqual(entries.map((e) => e.value));
+    await Promise.all(['a', 'b', 'c', 'd'].map((k) => c.cache.set(k, k, { tags: ['t'] })));
+    expect(await c.cache.invalidateTags(['t'])).toBe(4);
+    expect(await c.mget(['a', 'b', 'c', 'd'])).toEqual([null, null, null, null]);
+  });
+
+  test('rate limits stay exact under 200 concurrent consumes from two clients, over ids of several slots', async () => {
+    const prefix = uniquePrefix('cl-ratelimit');
+    const [a, b] = await Promise.all([open(prefix), open(prefix)]);
+    const opts = { name: 'api', limit: 10, window: 60 };
+    const [la, lb] = [a.rateLimiter(opts), b.rateLimiter(opts)];
+    const ids = ['alice', 'bob', 'carol', 'dave'];
+    const slots = await Promise.all(ids.map((id) => inspect.cli('CLUSTER', 'KEYSLOT', `${prefix}ratelimit:{api:${id}}`)));
+    expect(new Set(slots).size).toBeGreaterThan(1);
+
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? la : lb).consume(ids[i % ids.length]).then((r) => ({ id: ids[i % ids.length], allowed: r.allowed }))),
+    );
+    for (const id of ids) expect(results.filter((r) => r.id === id && r.allowed)).toHaveLength(10);
+  });
+
+  test('the blacklist works with the jti key and the user key in different slots', async () => {
+    const prefix = uniquePrefix('cl-blacklist');
+    const c = await open(prefix);
+    const list = c.tokenBlacklist();
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    const iat = Math.floor(Date.now() / 1000) - 10;
+    const jtiSlot = await inspect.cli('CLUSTER', 'KEYSLOT', `${prefix}jwt:jti:t1`);
+    const userSlot = await inspect.cli('CLUSTER', 'KEYSLOT', `${prefix}jwt:user:u1`);
+    expect(jtiSlot).not.toBe(userSlot);
+
+    expect(await list.isRevoked({ jti: 't1', sub: 'u1', iat })).toBe(false);
+    await list.revoke({ jti: 't1', exp });
+    expect(await list.isRevoked({ jti: 't1', sub: 'u1', iat })).toBe(true);
+    expect(await list.isRevoked({ jti: 't2', sub: 'u1', iat })).toBe(false);
+    await list.revokeAllForUser('u1');
+    expect(await list.isRevoked({ jti: 't2', sub: 'u1', iat })).toBe(true);
+    expect(await list.isRevoked({ jti: 't3', sub: 'u2', iat })).toBe(false);
+  });
+
+  describe('L1 coherence', () => {
+    /** Reads `key` until this client holds `value` in its L1 (a read stores it there). */
+    const untilHeld = (c: Client, key: string, value: unknown) =>
+      waitFor(async () => (await c.cache.get(key)) !== undefined && c.cache.peek(key) === value, 10000, 50, `${key} held in L1`);
+
+    test("a write by another client (redis-cli -c) evicts this client's L1 copy", async () => {
+      const prefix = uniquePrefix('cl-coherence');
+      const c = await open(prefix);
+      await c.cache.set('k', 1);
+      await untilHeld(c, 'k', 1);
+      await inspect.cli('SET', `${prefix}k`, '2');
+      await waitFor(() => c.cache.peek('k') === undefined, 10000, 20, 'the L1 copy evicted');
+      expect(await c.cache.get('k')).toBe(2);
+    });
+
+    test('keys on every master are covered, each by its own subscriber', async () => {
+      const prefix = uniquePrefix('cl-coherence-all');
+      const c = await open(prefix);
+      const keys = Array.from({ length: 12 }, (_, i) => `k${i}`);
+      await c.mset(keys.map((key) => ({ key, value: 1 })));
+      for (const k of keys) await untilHeld(c, k, 1);
+      const owners = await Promise.all(keys.map((k) => inspect.cli('CLUSTER', 'KEYSLOT', `${prefix}${k}`)));
+      expect(new Set(owners).size).toBeGreaterThan(1);
+      await Promise.all(keys.map((k) => inspect.cli('SET', `${prefix}${k}`, '2')));
+      await waitFor(() => keys.every((k) => c.cache.peek(k) === undefined), 10000, 20, 'every L1 copy evicted');
+    });
+
+    test("this client's own writes come back as invalidations: the copy a write stored leaves, a read brings it back", async () => {
+      const prefix = uniquePrefix('cl-coherence-own');
+      const c = await open(prefix);
+      await c.cache.set('k', 1);
+      await waitFor(() => c.cache.peek('k') === undefined, 10000, 20, 'the echo of our own SET');
+      await untilHeld(c, 'k', 1);
+      expect(await c.cache.get('k')).toBe(1);
+      expect(c.cache.peek('k')).toBe(1);
+    });
+  });
+
+  test('a single seed is enough: redirections to the other masters are followed', async () => {
+    const prefix = uniquePrefix('cl-one-seed');
+    const c = await createClient({ cluster: [nodes[0]], keyPrefix: prefix, ...relaxed });
+    clients.push(c);
+    const keys = Array.from({ length: 60 }, (_, i) => `k${i}`);
+    await Promise.all(keys.map((k) => c.set(k, k)));
+    for (const n of await perNode(prefix)) expect(n).toBeGreaterThan(0);
+    for (const k of keys) expect(await inspect.cli('GET', prefix + k)).toBe(JSON.stringify(k));
+  });
+
+  test("a MOVED after a slot changes master is followed", async () => {
+    const prefix = uniquePrefix('cl-moved');
+    const c = await open(prefix);
+    const key = `${prefix}moving`;
+    await c.set('moving', 'before');
+    const slot = await inspect.cli('CLUSTER', 'KEYSLOT', key);
+    const ids = await Promise.all(nodes.map((n) => redisCli(n, 'CLUSTER', 'MYID')));
+    const ports = nodes.map((n) => Number(n.split(':').pop()));
+    const owner = (await Promise.all(nodes.map((n) => redisCli(n, 'CLUSTER', 'COUNTKEYSINSLOT', slot)))).findIndex((count) => count !== '0');
+    expect(owner).toBeGreaterThanOrEqual(0);
+    const target = (owner + 1) % nodes.length;
+    // The migration protocol: importing on the target, migrating on the source, MIGRATE the key, then assign the slot everywhere.
+    await redisCli(nodes[target], 'CLUSTER', 'SETSLOT', slot, 'IMPORTING', ids[owner]);
+    await redisCli(nodes[owner], 'CLUSTER', 'SETSLOT', slot, 'MIGRATING', ids[target]);
+    await redisCli(nodes[owner], 'MIGRATE', '127.0.0.1', String(ports[target]), key, '0', '5000');
+    for (const n of [nodes[target], nodes[owner], ...nodes]) await redisCli(n, 'CLUSTER', 'SETSLOT', slot, 'NODE', ids[target]);
+
+    expect(await c.get('moving')).toBe('before');
+    await c.set('moving', 'after');
+    expect(await redisCli(nodes[target], 'GET', key)).toBe(JSON.stringify('after'));
+  });
+
+  test('a closed cluster client lets its process exit by itself', async () => {
+    const prefix = uniquePrefix('cl-exit');
+    const entry = path.resolve(__dirname, '..', 'index.js');
+    const script = `
+      const { createClient } = require(${JSON.stringify(entry)});
+      (async () => {
+        const client = await createClient({ url: process.env.CLUSTER, keyPrefix: ${JSON.stringify(prefix)}, commandTimeoutMs: 15000 });
+        await client.set('a', 1);
+        await client.cache.getOrSet('b', () => 2);
+        await client.queue('q').pop({ timeoutMs: 100 });
+        await client.close();
+        console.log('closed');
+      })().catch((err) => { console.error(err); process.exitCode = 1; });
+    `;
+    const child = spawn(process.execPath, ['-e', script], { env: { ...process.env, CLUSTER: backend.url }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => child.pid !== undefined && process.kill(child.pid, 'SIGKILL'), 15000);
+      child.once('close', (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+    expect(out).toContain('closed');
+    expect(code).toBe(0);
+  });
+
+  describe('bad seeds', () => {
+    test('seeds where nothing listens: failFast rejects with ERR_UNAVAILABLE, commands fail at once', async () => {
+      const port = await freePort();
+      await expectRejectsWith(() => createClient({ cluster: [`redis://127.0.0.1:${port}`], connectTimeoutMs: 500, failFast: true }), 'ERR_UNAVAILABLE');
+      const c = await createClient({ cluster: [`redis://127.0.0.1:${port}`], connectTimeoutMs: 500 });
+      clients.push(c);
+      await expectRejectsWith(() => c.get('a'), 'ERR_UNAVAILABLE');
+      expect((await c.health()).status).toBe('unhealthy');
+    });
+
+    test('a seed that is not a cluster node is ERR_UNAVAILABLE with the reason', async () => {
+      const err = await expectRejectsWith(() => createClient({ cluster: [testUrl()], connectTimeoutMs: 2000, failFast: true }), 'ERR_UNAVAILABLE');
+      expect(err).toBeInstanceOf(FerroError);
+      expect(err.message).toMatch(/cluster/i);
+    });
+
+    test('seeds that are not redis:// URLs are ERR_INVALID_ARGUMENT', async () => {
+      await expectRejectsWith(() => createClient({ cluster: ['http://127.0.0.1:1'] }), 'ERR_INVALID_ARGUMENT');
+      await expectRejectsWith(() => createClient({ cluster: [] }), 'ERR_INVALID_ARGUMENT');
+    });
+  });
+}
