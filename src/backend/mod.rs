@@ -5,6 +5,7 @@
 //! every helper is written once, against this trait, whatever the backend.
 
 pub mod cluster;
+pub mod lifecycle;
 pub mod memory;
 pub mod pipe;
 pub mod redis;

@@ -16,7 +16,6 @@ mod coherence;
 mod exec;
 mod topology;
 
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,11 +23,11 @@ use redis::aio::ConnectionLike;
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
-use tokio::sync::watch;
 
-use super::redis::{backoff_ms, split_scan};
+use super::lifecycle::{self, Lifecycle, Link, Pool};
+use super::redis::split_scan;
 use super::tracking::{Invalidation, Tracking};
-use super::{Args, Backend, BoxFuture, Event, EventSink, Health, Reply};
+use super::{Args, Backend, BoxFuture, EventSink, Health, Reply};
 use crate::config::TlsOptions;
 use crate::error::{Error, Kind, Result};
 
@@ -46,16 +45,11 @@ struct Shared {
   client: ClusterClient,
   /// The same cluster without response timeout: blocking commands bound their own wait.
   blocking_client: ClusterClient,
-  blocking_pool: Mutex<Vec<ClusterConnection>>,
+  blocking_pool: Pool<ClusterConnection>,
   connect_timeout: Duration,
   command_timeout: Duration,
   conn: Mutex<Option<ClusterConnection>>,
-  health: AtomicU8,
-  /// `true` once closed; the supervisor and waiters watch it.
-  closed: watch::Sender<bool>,
-  /// The outcome of the first connection attempt, once known.
-  first: watch::Sender<Option<Result<()>>>,
-  events: EventSink,
+  life: Lifecycle,
   coherence: Option<coherence::Coherence>,
 }
 
@@ -110,155 +104,104 @@ impl ClusterBackend {
     let shared = Arc::new(Shared {
       client: builder(Some(command_timeout))?,
       blocking_client: builder(None)?,
-      blocking_pool: Mutex::new(Vec::new()),
+      blocking_pool: Pool::new(BLOCKING_POOL),
       connect_timeout,
       command_timeout,
       conn: Mutex::new(None),
-      health: AtomicU8::new(Health::Connecting as u8),
-      closed: watch::channel(false).0,
-      first: watch::channel(None).0,
-      events,
+      life: Lifecycle::new(events),
       coherence,
     });
-    napi::bindgen_prelude::spawn(supervise(shared.clone()));
+    napi::bindgen_prelude::spawn(lifecycle::supervise(shared.clone()));
     Ok(ClusterBackend { shared })
   }
 }
 
 impl Shared {
-  fn set_health(&self, health: Health) {
-    self.health.store(health as u8, Ordering::Release);
-  }
-
-  fn current(&self) -> Option<ClusterConnection> {
-    self.conn.lock().unwrap_or_else(|e| e.into_inner()).clone()
-  }
-
   fn replace(&self, conn: Option<ClusterConnection>) {
     *self.conn.lock().unwrap_or_else(|e| e.into_inner()) = conn;
   }
 
-  fn is_closed(&self) -> bool {
-    *self.closed.borrow()
-  }
-
   /// The live connection, or why there is none.
   fn live(&self) -> Result<ClusterConnection> {
-    if self.is_closed() {
+    if self.life.is_closed() {
       return Err(Error::closed());
     }
-    self
-      .current()
-      .ok_or_else(|| Error::unavailable("not connected to the Redis Cluster"))
+    let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    conn.ok_or_else(|| Error::unavailable("not connected to the Redis Cluster"))
   }
 
-  /// A connection to the cluster and, with L1 coherence, its subscribers.
-  async fn connect(&self) -> Result<(ClusterConnection, Option<coherence::Subscribers>)> {
-    let connecting = self.client.get_async_connection();
-    let mut conn = match tokio::time::timeout(self.connect_timeout, connecting).await {
-      Ok(Ok(conn)) => conn,
-      Ok(Err(err)) => return Err(unreachable_cluster(err)),
-      Err(_) => {
-        return Err(Error::unavailable(
-          "connecting to the Redis Cluster timed out",
-        ))
+  /// A new connection to the cluster, bounded by the connect timeout.
+  async fn open(&self, client: &ClusterClient) -> Result<ClusterConnection> {
+    match tokio::time::timeout(self.connect_timeout, client.get_async_connection()).await {
+      Ok(Ok(conn)) => Ok(conn),
+      Ok(Err(err)) => Err(unreachable_cluster(err)),
+      Err(_) => Err(Error::unavailable(
+        "connecting to the Redis Cluster timed out",
+      )),
+    }
+  }
+}
+
+/// The cluster connection and, with L1 coherence, its subscribers.
+type Connected = (ClusterConnection, Option<coherence::Subscribers>);
+
+impl Link for Shared {
+  type Conn = Connected;
+
+  fn lifecycle(&self) -> &Lifecycle {
+    &self.life
+  }
+
+  fn connect(&self) -> BoxFuture<'_, Result<Connected>> {
+    Box::pin(async move {
+      let mut conn = self.open(&self.client).await?;
+      let subscribers = match &self.coherence {
+        Some(c) => c.attach(&mut conn, &self.life.events).await?,
+        None => None,
+      };
+      Ok((conn, subscribers))
+    })
+  }
+
+  fn install(&self, (conn, _): &Connected) {
+    self.replace(Some(conn.clone()));
+  }
+
+  /// The cluster stopped answering, or the subscribers could not be kept.
+  fn watch(&self, (conn, subscribers): Connected) -> BoxFuture<'_, Error> {
+    Box::pin(async move {
+      match &self.coherence {
+        Some(c) => tokio::select! {
+          r = watch_cluster(conn.clone()) => r,
+          r = c.keep(subscribers, conn, &self.life.events) => r,
+        },
+        None => watch_cluster(conn).await,
       }
-    };
-    let subscribers = match &self.coherence {
-      Some(c) => c.attach(&mut conn, &self.events).await?,
-      None => None,
-    };
-    Ok((conn, subscribers))
+    })
   }
 
   /// Everything in the L1 may have changed unseen.
-  fn flush_l1(&self) {
+  fn lost(&self) {
+    self.replace(None);
     if let Some(c) = &self.coherence {
       (c.tracking.sink)(Invalidation::All);
-    }
-  }
-
-  /// Returns why the connection should be dropped: the cluster stopped
-  /// answering, or the subscribers could not be kept.
-  async fn watch(
-    &self,
-    conn: ClusterConnection,
-    subscribers: Option<coherence::Subscribers>,
-  ) -> Error {
-    match &self.coherence {
-      Some(c) => tokio::select! {
-        r = watch_cluster(conn.clone()) => r,
-        r = c.keep(subscribers, conn, &self.events) => r,
-      },
-      None => watch_cluster(conn).await,
     }
   }
 }
 
 /// Why no seed node led to a usable cluster, as `ERR_UNAVAILABLE` (a refused
-/// password is `ERR_REDIS`).
+/// password stays `ERR_REDIS`).
 fn unreachable_cluster(err: redis::RedisError) -> Error {
   let err = Error::from(err);
+  let auth = err.message().contains("AUTH") || err.message().contains("WRONGPASS");
   match err.kind() {
-    Kind::Redis if !err.message().contains("AUTH") && !err.message().contains("WRONGPASS") => {
-      Error::unavailable(format!(
-        "no seed node of the Redis Cluster answered: {}",
-        err.message()
-      ))
-    }
+    Kind::Redis if !auth => Error::unavailable(format!(
+      "no seed node of the Redis Cluster answered: {}",
+      err.message()
+    )),
     Kind::Timeout => Error::unavailable(err.message()),
     _ => err,
   }
-}
-
-/// Connects, watches the cluster, and reconnects with backoff until closed.
-async fn supervise(shared: Arc<Shared>) {
-  let mut closed = shared.closed.subscribe();
-  let mut attempt: u32 = 0;
-  loop {
-    let outcome = tokio::select! {
-      r = shared.connect() => r,
-      _ = closed.wait_for(|c| *c) => break,
-    };
-    shared.first.send_if_modified(|first| {
-      let unset = first.is_none();
-      if unset {
-        *first = Some(outcome.as_ref().map(|_| ()).map_err(Clone::clone));
-      }
-      unset
-    });
-    match outcome {
-      Ok((conn, subscribers)) => {
-        attempt = 0;
-        shared.replace(Some(conn.clone()));
-        shared.set_health(Health::Ready);
-        (shared.events)(Event::Ready);
-        let reason = tokio::select! {
-          r = shared.watch(conn, subscribers) => r,
-          _ = closed.wait_for(|c| *c) => break,
-        };
-        shared.replace(None);
-        shared.flush_l1();
-        shared.set_health(Health::Down);
-        (shared.events)(Event::Error(reason));
-      }
-      Err(err) => {
-        shared.set_health(Health::Down);
-        (shared.events)(Event::Error(err));
-      }
-    }
-    attempt = attempt.saturating_add(1);
-    let delay_ms = backoff_ms(attempt);
-    (shared.events)(Event::Reconnecting { attempt, delay_ms });
-    tokio::select! {
-      _ = tokio::time::sleep(Duration::from_millis(delay_ms)) => {}
-      _ = closed.wait_for(|c| *c) => break,
-    }
-  }
-  shared.replace(None);
-  shared.flush_l1();
-  shared.set_health(Health::Closed);
-  (shared.events)(Event::End);
 }
 
 /// Returns why the cluster is no longer usable: a PING to a node failed
@@ -287,14 +230,7 @@ impl Backend for ClusterBackend {
   }
 
   fn first_connect(&self) -> BoxFuture<'_, Result<()>> {
-    Box::pin(async move {
-      let mut rx = self.shared.first.subscribe();
-      let outcome = rx.wait_for(|first| first.is_some()).await;
-      match outcome {
-        Ok(first) => first.clone().unwrap_or(Ok(())),
-        Err(_) => Err(Error::closed()),
-      }
-    })
+    Box::pin(self.shared.life.first_connect())
   }
 
   fn exec(&self, cmds: Vec<Args>) -> BoxFuture<'_, Vec<Result<Reply>>> {
@@ -341,62 +277,33 @@ impl Backend for ClusterBackend {
     Box::pin(async move {
       let shared = &self.shared;
       shared.live()?;
-      let pooled = shared
-        .blocking_pool
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .pop();
-      let mut conn = match pooled {
+      let mut conn = match shared.blocking_pool.take() {
         Some(conn) => conn,
-        None => {
-          let connecting = shared.blocking_client.get_async_connection();
-          match tokio::time::timeout(shared.connect_timeout, connecting).await {
-            Ok(conn) => conn.map_err(Error::from)?,
-            Err(_) => {
-              return Err(Error::unavailable(
-                "connecting to the Redis Cluster timed out",
-              ))
-            }
-          }
-        }
+        None => shared.open(&shared.blocking_client).await?,
       };
-      let mut closed = shared.closed.subscribe();
       let cmd = exec::command(&args);
-      let outcome = tokio::select! {
-        r = tokio::time::timeout(wait + shared.command_timeout, conn.req_packed_command(&cmd)) => r,
-        _ = closed.wait_for(|c| *c) => return Err(Error::closed()),
-      };
-      match outcome {
-        Err(_) => Err(Error::new(Kind::Timeout, "blocking command timed out")),
-        Ok(result) => {
-          let reply = exec::reply(result);
-          if !matches!(&reply, Err(e) if e.kind() != Kind::Redis) {
-            let mut pool = shared
-              .blocking_pool
-              .lock()
-              .unwrap_or_else(|e| e.into_inner());
-            if pool.len() < BLOCKING_POOL {
-              pool.push(conn);
-            }
-          }
-          reply
-        }
+      let limit = wait + shared.command_timeout;
+      let reply = exec::reply(
+        shared
+          .life
+          .bounded(limit, conn.req_packed_command(&cmd))
+          .await?,
+      );
+      // A connection that failed is not kept.
+      if !matches!(&reply, Err(e) if e.kind() != Kind::Redis) {
+        shared.blocking_pool.give(conn);
       }
+      reply
     })
   }
 
   fn health(&self) -> Health {
-    Health::from_u8(self.shared.health.load(Ordering::Acquire))
+    self.shared.life.health()
   }
 
   fn close(&self) {
-    self.shared.closed.send_replace(true);
+    self.shared.life.close();
     self.shared.replace(None);
-    self
-      .shared
-      .blocking_pool
-      .lock()
-      .unwrap_or_else(|e| e.into_inner())
-      .clear();
+    self.shared.blocking_pool.clear();
   }
 }

@@ -1,0 +1,178 @@
+//! What a networked backend's life is made of, whatever the connection:
+//! health, closing, the outcome of the first attempt, the supervisor loop
+//! (connect, serve until the connection is lost, back off, again), and the
+//! idle connections kept for blocking commands. The cluster backend runs on
+//! it; the single-server backend has the same loop inline and can move onto
+//! this one.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::redis::backoff_ms;
+use super::{BoxFuture, Event, EventSink, Health};
+use crate::error::{Error, Kind, Result};
+
+pub struct Lifecycle {
+  health: AtomicU8,
+  /// `true` once closed; the supervisor and waiters watch it.
+  closed: watch::Sender<bool>,
+  /// The outcome of the first connection attempt, once known.
+  first: watch::Sender<Option<Result<()>>>,
+  pub events: EventSink,
+}
+
+impl Lifecycle {
+  pub fn new(events: EventSink) -> Self {
+    Lifecycle {
+      health: AtomicU8::new(Health::Connecting as u8),
+      closed: watch::channel(false).0,
+      first: watch::channel(None).0,
+      events,
+    }
+  }
+
+  pub fn health(&self) -> Health {
+    Health::from_u8(self.health.load(Ordering::Acquire))
+  }
+
+  fn set_health(&self, health: Health) {
+    self.health.store(health as u8, Ordering::Release);
+  }
+
+  pub fn is_closed(&self) -> bool {
+    *self.closed.borrow()
+  }
+
+  /// Ends the supervisor and every wait that watches `closing`.
+  pub fn close(&self) {
+    self.closed.send_replace(true);
+  }
+
+  /// Resolves once closed.
+  pub async fn closing(&self) {
+    let mut closed = self.closed.subscribe();
+    let _ = closed.wait_for(|c| *c).await;
+  }
+
+  /// Resolves once the first connection attempt has ended, with its outcome.
+  pub async fn first_connect(&self) -> Result<()> {
+    let mut rx = self.first.subscribe();
+    let outcome = match rx.wait_for(|first| first.is_some()).await {
+      Ok(first) => first.clone().unwrap_or(Ok(())),
+      Err(_) => Err(Error::closed()),
+    };
+    outcome
+  }
+
+  fn record_first(&self, outcome: Result<()>) {
+    self.first.send_if_modified(|first| {
+      let unset = first.is_none();
+      if unset {
+        *first = Some(outcome);
+      }
+      unset
+    });
+  }
+
+  /// Awaits a blocking command's reply for at most `limit`, or until closed.
+  pub async fn bounded<T>(
+    &self,
+    limit: Duration,
+    reply: impl std::future::Future<Output = T>,
+  ) -> Result<T> {
+    tokio::select! {
+      r = tokio::time::timeout(limit, reply) => r.map_err(|_| Error::new(Kind::Timeout, "blocking command timed out")),
+      _ = self.closing() => Err(Error::closed()),
+    }
+  }
+}
+
+/// A backend's connection, as the supervisor drives it.
+pub trait Link: Send + Sync + 'static {
+  type Conn: Send;
+  fn lifecycle(&self) -> &Lifecycle;
+  fn connect(&self) -> BoxFuture<'_, Result<Self::Conn>>;
+  /// Makes `conn` the one commands use.
+  fn install(&self, conn: &Self::Conn);
+  /// Resolves with why `conn` can no longer be used.
+  fn watch(&self, conn: Self::Conn) -> BoxFuture<'_, Error>;
+  /// Drops the live connection (commands fail at once until the next).
+  fn lost(&self);
+}
+
+/// Connects, serves, and reconnects with backoff until closed, emitting
+/// `Ready`, `Error`, `Reconnecting` and, last, `End`.
+pub async fn supervise<L: Link>(link: Arc<L>) {
+  let life = link.lifecycle();
+  let mut attempt: u32 = 0;
+  loop {
+    let outcome = tokio::select! {
+      r = link.connect() => r,
+      _ = life.closing() => break,
+    };
+    life.record_first(outcome.as_ref().map(|_| ()).map_err(Clone::clone));
+    match outcome {
+      Ok(conn) => {
+        attempt = 0;
+        link.install(&conn);
+        life.set_health(Health::Ready);
+        (life.events)(Event::Ready);
+        let reason = tokio::select! {
+          r = link.watch(conn) => r,
+          _ = life.closing() => break,
+        };
+        link.lost();
+        life.set_health(Health::Down);
+        (life.events)(Event::Error(reason));
+      }
+      Err(err) => {
+        life.set_health(Health::Down);
+        (life.events)(Event::Error(err));
+      }
+    }
+    attempt = attempt.saturating_add(1);
+    let delay_ms = backoff_ms(attempt);
+    (life.events)(Event::Reconnecting { attempt, delay_ms });
+    tokio::select! {
+      _ = tokio::time::sleep(Duration::from_millis(delay_ms)) => {}
+      _ = life.closing() => break,
+    }
+  }
+  link.lost();
+  life.set_health(Health::Closed);
+  (life.events)(Event::End);
+}
+
+/// Idle connections for blocking commands: each command takes one for itself.
+pub struct Pool<C> {
+  idle: Mutex<Vec<C>>,
+  most: usize,
+}
+
+impl<C> Pool<C> {
+  pub fn new(most: usize) -> Self {
+    Pool {
+      idle: Mutex::new(Vec::new()),
+      most,
+    }
+  }
+
+  pub fn take(&self) -> Option<C> {
+    self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()
+  }
+
+  /// Keeps `conn` for the next command, unless enough are kept.
+  pub fn give(&self, conn: C) {
+    let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+    if idle.len() < self.most {
+      idle.push(conn);
+    }
+  }
+
+  pub fn clear(&self) {
+    self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+  }
+}
