@@ -70,7 +70,11 @@ export interface ClientOptions {
    * `REDIS_URL`, else `REDIS_HOST`/`REDIS_PORT`/`REDIS_PASSWORD`/`REDIS_DB`, else `redis://127.0.0.1:6379`.
    */
   url?: string
-  /** Redis Cluster mode: seed node URLs (`redis://` or `rediss://`); the rest is discovered. */
+  /**
+   * Redis Cluster mode: seed node URLs (`redis://[user:pass@]host:port` or `rediss://`); the rest is
+   * discovered. With L1 coherence this client's own writes also evict its own L1 copies (README:
+   * Redis Cluster); `tls.servername` is not supported here.
+   */
   cluster?: string[]
   /** Sentinel mode: connects to the current master and follows failovers. */
   sentinel?: SentinelOptions

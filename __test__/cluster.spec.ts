@@ -24,6 +24,9 @@ import {
   waitFor,
 } from './helpers';
 import type { Inspector, TestBackend } from './helpers';
+import { startCluster } from './setup/redis-cluster';
+import { isAlive } from './setup/redis-server';
+import type { RedisCluster } from './setup/redis-cluster';
 
 const clusterUrl = testClusterUrl();
 
@@ -248,6 +251,49 @@ function clusterSpecs(backend: TestBackend): void {
     expect(code).toBe(0);
   });
 
+  describe('a cluster of its own, stopped and started again', () => {
+    let own: RedisCluster;
+
+    beforeAll(async () => {
+      own = await startCluster();
+    });
+
+    afterAll(async () => {
+      await own.stop();
+    });
+
+    test('losing a subscriber flushes the L1; an outage fails commands at once, with events, until the cluster is back', async () => {
+      const prefix = uniquePrefix('cl-outage');
+      const c = await createClient({ url: own.url, keyPrefix: prefix, ...relaxed, commandTimeoutMs: 2000, connectTimeoutMs: 500 });
+      clients.push(c);
+      const events: string[] = [];
+      for (const name of ['ready', 'error', 'reconnecting'] as const) c.on(name as 'ready', () => events.push(name));
+      await c.set('k', 1);
+      await waitFor(async () => (await c.cache.get('k')) === 1 && c.cache.peek('k') === 1, 10000, 50, 'k held in L1');
+
+      // Every subscriber of every node is ours here: kill them all.
+      await Promise.all(own.nodes.map((n) => redisCli(n.url, 'CLIENT', 'KILL', 'TYPE', 'pubsub')));
+      await waitFor(() => c.cache.peek('k') === undefined, 10000, 20, 'the L1 flushed');
+      // Re-attached: another client's write still reaches the L1.
+      await waitFor(async () => (await c.cache.get('k')) === 1 && c.cache.peek('k') === 1, 10000, 50, 'k held again');
+      await redisCli(own.nodes[0].url, '-c', 'SET', `${prefix}k`, '2');
+      await waitFor(() => c.cache.peek('k') === undefined, 10000, 20, 'evicted after re-attaching');
+
+      // Stopped by pid, keeping their directories (nodes.conf) for the restart.
+      for (const n of own.nodes) process.kill(n.pid, 'SIGTERM');
+      await waitFor(() => own.nodes.every((n) => !isAlive(n.pid)), 15000, 50, 'the nodes stopped');
+      await waitFor(() => events.includes('error') && events.includes('reconnecting'), 15000, 50, "'error' and 'reconnecting'");
+      await waitFor(async () => (await c.health()).status === 'unhealthy', 15000, 50, 'unhealthy');
+      await expectRejectsWith(() => c.get('k'), 'ERR_UNAVAILABLE');
+
+      const readies = events.filter((e) => e === 'ready').length;
+      for (const n of own.nodes) await n.restart();
+      await waitFor(() => events.filter((e) => e === 'ready').length > readies, 20000, 50, "'ready' again");
+      await waitFor(async () => (await c.set('k', 3).catch(() => false)) === true, 20000, 100, 'a write after the outage');
+      expect(await c.get('k')).toBe(3);
+    });
+  });
+
   describe('bad seeds', () => {
     test('seeds where nothing listens: failFast rejects with ERR_UNAVAILABLE, commands fail at once', async () => {
       const port = await freePort();
@@ -267,6 +313,8 @@ function clusterSpecs(backend: TestBackend): void {
     test('seeds that are not redis:// URLs are ERR_INVALID_ARGUMENT', async () => {
       await expectRejectsWith(() => createClient({ cluster: ['http://127.0.0.1:1'] }), 'ERR_INVALID_ARGUMENT');
       await expectRejectsWith(() => createClient({ cluster: [] }), 'ERR_INVALID_ARGUMENT');
+      // The driver checks each node's certificate against that node's own name.
+      await expectRejectsWith(() => createClient({ cluster: ['rediss://127.0.0.1:1'], tls: { servername: 'redis.example' } }), 'ERR_INVALID_ARGUMENT');
     });
   });
 }

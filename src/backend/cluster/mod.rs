@@ -63,6 +63,12 @@ impl ClusterBackend {
     events: EventSink,
     tracking: Option<Tracking>,
   ) -> Result<Self> {
+    if tls.is_some_and(|t| t.servername.is_some()) {
+      // The driver checks each node's certificate against that node's own name.
+      return Err(Error::invalid(
+        "tls.servername is not supported with cluster",
+      ));
+    }
     let builder = |response_timeout: Option<Duration>| -> Result<ClusterClient> {
       let mut b = ClusterClientBuilder::new(seeds.iter().map(String::as_str))
         .connection_timeout(connect_timeout)
