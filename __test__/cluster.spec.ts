@@ -4,7 +4,9 @@
  * coherence through one subscriber per master, redirections, bad seeds, clean exit.
  * (The conformance specs run on the cluster too: `backends` in helpers.ts.)
  */
-import { spawn } from 'child_process';
+import { execFileSync, spawn } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { createClient, FerroError } from '../index';
 import type { Client, ClientOptions } from '../index';
@@ -291,6 +293,59 @@ function clusterSpecs(backend: TestBackend): void {
       await waitFor(() => events.filter((e) => e === 'ready').length > readies, 20000, 50, "'ready' again");
       await waitFor(async () => (await c.set('k', 3).catch(() => false)) === true, 20000, 100, 'a write after the outage');
       expect(await c.get('k')).toBe(3);
+    });
+  });
+
+  describe('over TLS', () => {
+    let tls: RedisCluster;
+    let dir: string;
+    const tlsPorts: number[] = [];
+
+    beforeAll(async () => {
+      // A private CA and a certificate for 127.0.0.1, made with openssl for this run.
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferro-tls-'));
+      const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+      ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=ferrocache test CA');
+      ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'node.key', '-out', 'node.csr', '-subj', '/CN=127.0.0.1');
+      fs.writeFileSync(path.join(dir, 'ext'), 'subjectAltName=IP:127.0.0.1\n');
+      ssl('x509', '-req', '-in', 'node.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'node.crt', '-days', '1', '-extfile', 'ext');
+      const file = (name: string) => path.join(dir, name);
+      tls = await startCluster(async (i) => {
+        tlsPorts[i] = await freePort();
+        return [
+          '--tls-port', String(tlsPorts[i]),
+          '--tls-cert-file', file('node.crt'),
+          '--tls-key-file', file('node.key'),
+          '--tls-ca-cert-file', file('ca.crt'),
+          '--tls-cluster', 'yes',
+          '--tls-auth-clients', 'no',
+        ];
+      });
+    });
+
+    afterAll(async () => {
+      await tls?.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    test('rediss:// seeds with tls.ca: keys of every slot are written and read back', async () => {
+      const prefix = uniquePrefix('cl-tls');
+      const ca = fs.readFileSync(path.join(dir, 'ca.crt'), 'utf8');
+      const c = await createClient({ cluster: [`rediss://127.0.0.1:${tlsPorts[0]}`], tls: { ca }, keyPrefix: prefix, ...relaxed, failFast: true });
+      clients.push(c);
+      const keys = Array.from({ length: 30 }, (_, i) => `k${i}`);
+      await Promise.all(keys.map((k, i) => c.set(k, i)));
+      expect(await c.mget(keys)).toEqual(keys.map((_, i) => i));
+      for (const n of tls.nodes) expect((await scanKeys(n.url, globEscape(prefix) + '*')).length).toBeGreaterThan(0);
+      expect((await c.health()).backend).toBe('cluster');
+    });
+
+    test('a CA that did not sign the nodes is refused', async () => {
+      const other = fs.readFileSync(path.join(dir, 'node.crt'), 'utf8');
+      await expectRejectsWith(
+        () => createClient({ cluster: [`rediss://127.0.0.1:${tlsPorts[0]}`], tls: { ca: other }, connectTimeoutMs: 2000, failFast: true }),
+        ['ERR_UNAVAILABLE', 'ERR_REDIS'],
+      );
     });
   });
 

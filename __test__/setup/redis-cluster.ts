@@ -37,14 +37,16 @@ async function clusterReady(nodes: readonly RedisServer[]): Promise<boolean> {
   return true;
 }
 
-export async function startCluster(): Promise<RedisCluster> {
+/** `nodeArgs(i)`: more redis-server options of node `i` (TLS, say). */
+export async function startCluster(nodeArgs: (i: number) => Promise<string[]> = async () => []): Promise<RedisCluster> {
   const nodes: RedisServer[] = [];
   const stop = async () => {
     await Promise.all(nodes.map((n) => n.stop().catch(() => undefined)));
   };
   try {
     for (let i = 0; i < MASTERS; i++) {
-      nodes.push(await startRedis({ extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'] }));
+      const extraArgs = ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', ...(await nodeArgs(i))];
+      nodes.push(await startRedis({ extraArgs }));
     }
     await cli(['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
     const deadline = Date.now() + READY_TIMEOUT_MS;
