@@ -27,7 +27,7 @@ import {
 } from './helpers';
 import type { Inspector, TestBackend } from './helpers';
 import { startCluster } from './setup/redis-cluster';
-import { isAlive } from './setup/redis-server';
+import { isAlive, startRedis } from './setup/redis-server';
 import type { RedisCluster } from './setup/redis-cluster';
 
 const clusterUrl = testClusterUrl();
@@ -293,6 +293,41 @@ function clusterSpecs(backend: TestBackend): void {
       await waitFor(() => events.filter((e) => e === 'ready').length > readies, 20000, 50, "'ready' again");
       await waitFor(async () => (await c.set('k', 3).catch(() => false)) === true, 20000, 100, 'a write after the outage');
       expect(await c.get('k')).toBe(3);
+    });
+    test('a new master: the L1 is flushed and the new master gets its own subscriber', async () => {
+      const prefix = uniquePrefix('cl-topology');
+      const c = await createClient({ url: own.url, keyPrefix: prefix, ...relaxed });
+      clients.push(c);
+      const held = async (k: string, v: unknown) => (await c.cache.get(k)) === v && c.cache.peek(k) === v;
+      await c.mset([{ key: 'moving', value: 1 }, { key: 'staying', value: 1 }]);
+      const slotOf = (k: string) => redisCli(own.nodes[0].url, 'CLUSTER', 'KEYSLOT', `${prefix}${k}`);
+      const [slot, other] = await Promise.all([slotOf('moving'), slotOf('staying')]);
+      expect(slot).not.toBe(other);
+      await waitFor(() => held('moving', 1), 10000, 50, 'moving held');
+      await waitFor(() => held('staying', 1), 10000, 50, 'staying held');
+
+      const added = await startRedis({ extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'] });
+      try {
+        const all = [...own.nodes, added];
+        await redisCli(own.nodes[0].url, 'CLUSTER', 'MEET', '127.0.0.1', String(added.port));
+        await waitFor(async () => (await Promise.all(all.map((n) => redisCli(n.url, 'CLUSTER', 'INFO')))).every((i) => i.includes('cluster_known_nodes:4') && i.includes('cluster_state:ok')), 15000, 100, 'the new node known to all, and knowing the slots');
+        const ids = await Promise.all(all.map((n) => redisCli(n.url, 'CLUSTER', 'MYID')));
+        const owner = (await Promise.all(own.nodes.map((n) => redisCli(n.url, 'CLUSTER', 'COUNTKEYSINSLOT', slot)))).findIndex((n) => n !== '0');
+        await redisCli(added.url, 'CLUSTER', 'SETSLOT', slot, 'IMPORTING', ids[owner]);
+        await redisCli(own.nodes[owner].url, 'CLUSTER', 'SETSLOT', slot, 'MIGRATING', ids[3]);
+        expect(await redisCli(own.nodes[owner].url, 'MIGRATE', '127.0.0.1', String(added.port), `${prefix}moving`, '0', '5000')).toBe('OK');
+        for (const n of [added, own.nodes[owner], ...all]) await redisCli(n.url, 'CLUSTER', 'SETSLOT', slot, 'NODE', ids[3]);
+
+        // A key no migration touched leaves the L1 too: the set of masters changed.
+        await waitFor(() => c.cache.peek('staying') === undefined, 10000, 20, 'the L1 flushed');
+        await waitFor(() => held('moving', 1), 10000, 50, 'moving held again, now on the new master');
+        await redisCli(added.url, 'SET', `${prefix}moving`, '2');
+        await waitFor(() => c.cache.peek('moving') === undefined, 10000, 20, "evicted by the new master's subscriber");
+        expect(await c.get('moving')).toBe(2);
+      } finally {
+        await c.close();
+        await added.stop();
+      }
     });
   });
 
