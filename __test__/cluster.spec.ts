@@ -331,6 +331,40 @@ function clusterSpecs(backend: TestBackend): void {
     });
   });
 
+  describe('with a password', () => {
+    let secured: RedisCluster;
+    const password = 'cluster-secret';
+
+    beforeAll(async () => {
+      secured = await startCluster({ password });
+    });
+
+    afterAll(async () => {
+      await secured?.stop();
+    });
+
+    const seeds = (pass: string) => secured.url.replace('redis+cluster://', `redis+cluster://:${pass}@`);
+
+    test('credentials of the seed URL reach every node, invalidation subscribers included', async () => {
+      const prefix = uniquePrefix('cl-auth');
+      const c = await createClient({ url: seeds(password), keyPrefix: prefix, ...relaxed, failFast: true });
+      clients.push(c);
+      const keys = Array.from({ length: 30 }, (_, i) => `k${i}`);
+      await Promise.all(keys.map((k, i) => c.set(k, i)));
+      expect(await c.mget(keys)).toEqual(keys.map((_, i) => i));
+      await waitFor(async () => (await c.cache.get('k0')) === 0 && c.cache.peek('k0') === 0, 10000, 50, 'k0 held in L1');
+      await redisCli(secured.nodes[0].url, '-a', password, '--no-auth-warning', '-c', 'SET', `${prefix}k0`, '5');
+      await waitFor(() => c.cache.peek('k0') === undefined, 10000, 20, 'the L1 copy evicted');
+    });
+
+    test('a wrong or missing password fails fast with failFast, and the error does not show it', async () => {
+      const err = await expectRejectsWith(() => createClient({ url: seeds('wrong-secret'), connectTimeoutMs: 2000, failFast: true }), ['ERR_REDIS', 'ERR_UNAVAILABLE']);
+      expect(err.message).not.toContain('wrong-secret');
+      expect(String(err.stack)).not.toContain('wrong-secret');
+      await expectRejectsWith(() => createClient({ url: secured.url, connectTimeoutMs: 2000, failFast: true }), ['ERR_REDIS', 'ERR_UNAVAILABLE']);
+    });
+  });
+
   describe('over TLS', () => {
     let tls: RedisCluster;
     let dir: string;
@@ -345,16 +379,18 @@ function clusterSpecs(backend: TestBackend): void {
       fs.writeFileSync(path.join(dir, 'ext'), 'subjectAltName=IP:127.0.0.1\n');
       ssl('x509', '-req', '-in', 'node.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'node.crt', '-days', '1', '-extfile', 'ext');
       const file = (name: string) => path.join(dir, name);
-      tls = await startCluster(async (i) => {
-        tlsPorts[i] = await freePort();
-        return [
-          '--tls-port', String(tlsPorts[i]),
-          '--tls-cert-file', file('node.crt'),
-          '--tls-key-file', file('node.key'),
-          '--tls-ca-cert-file', file('ca.crt'),
-          '--tls-cluster', 'yes',
-          '--tls-auth-clients', 'no',
-        ];
+      tls = await startCluster({
+        nodeArgs: async (i) => {
+          tlsPorts[i] = await freePort();
+          return [
+            '--tls-port', String(tlsPorts[i]),
+            '--tls-cert-file', file('node.crt'),
+            '--tls-key-file', file('node.key'),
+            '--tls-ca-cert-file', file('ca.crt'),
+            '--tls-cluster', 'yes',
+            '--tls-auth-clients', 'no',
+          ];
+        },
       });
     });
 

@@ -37,15 +37,21 @@ async function clusterReady(nodes: readonly RedisServer[]): Promise<boolean> {
   return true;
 }
 
-/** `nodeArgs(i)`: more redis-server options of node `i` (TLS, say). */
-export async function startCluster(nodeArgs: (i: number) => Promise<string[]> = async () => []): Promise<RedisCluster> {
+export interface StartClusterOptions {
+  /** More redis-server options of node `i` (TLS, say). */
+  nodeArgs?: (i: number) => Promise<string[]>;
+  /** `requirepass` of every node, set once the cluster is up (the cluster bus needs none). */
+  password?: string;
+}
+
+export async function startCluster(opts: StartClusterOptions = {}): Promise<RedisCluster> {
   const nodes: RedisServer[] = [];
   const stop = async () => {
     await Promise.all(nodes.map((n) => n.stop().catch(() => undefined)));
   };
   try {
     for (let i = 0; i < MASTERS; i++) {
-      const extraArgs = ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', ...(await nodeArgs(i))];
+      const extraArgs = ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', ...((await opts.nodeArgs?.(i)) ?? [])];
       nodes.push(await startRedis({ extraArgs }));
     }
     await cli(['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
@@ -54,6 +60,8 @@ export async function startCluster(nodeArgs: (i: number) => Promise<string[]> = 
       if (Date.now() > deadline) throw new Error(`the test cluster did not reach cluster_state:ok within ${READY_TIMEOUT_MS} ms`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+    const { password } = opts;
+    if (password !== undefined) await Promise.all(nodes.map((n) => cli(['-p', String(n.port), 'CONFIG', 'SET', 'requirepass', password])));
   } catch (err) {
     await stop();
     throw err;

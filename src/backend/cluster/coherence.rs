@@ -133,7 +133,8 @@ impl Coherence {
         return std::future::pending().await;
       };
       let changed = tokio::select! {
-        _ = subs.listeners.join_next() => true,
+        // (An empty set, with no master serving slots, would answer at once.)
+        _ = subs.listeners.join_next(), if !subs.listeners.is_empty() => true,
         _ = tokio::time::sleep(TOPOLOGY_CHECK) => match topology::masters(&mut conn).await {
           Ok(masters) => masters != subs.masters,
           Err(err) if err.kind() == Kind::Redis => false,

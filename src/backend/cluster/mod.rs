@@ -195,17 +195,16 @@ impl Link for Shared {
   }
 }
 
-/// Why no seed node led to a usable cluster, as `ERR_UNAVAILABLE` (a refused
-/// password stays `ERR_REDIS`).
+/// Why no seed node led to a usable cluster (none reachable, none a cluster
+/// node, credentials refused), as `ERR_UNAVAILABLE`, as a single server's
+/// failed connection is.
 fn unreachable_cluster(err: redis::RedisError) -> Error {
   let err = Error::from(err);
-  let auth = err.message().contains("AUTH") || err.message().contains("WRONGPASS");
   match err.kind() {
-    Kind::Redis if !auth => Error::unavailable(format!(
+    Kind::Redis | Kind::Timeout => Error::unavailable(format!(
       "no seed node of the Redis Cluster answered: {}",
       err.message()
     )),
-    Kind::Timeout => Error::unavailable(err.message()),
     _ => err,
   }
 }
