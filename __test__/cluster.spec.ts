@@ -95,6 +95,22 @@ function clusterSpecs(backend: TestBackend): void {
     expect(info.keys).toBeGreaterThanOrEqual(30);
   });
 
+  test('keyless commands reach every master: DBSIZE adds up, SCRIPT FLUSH empties every script cache', async () => {
+    const prefix = uniquePrefix('cl-keyless');
+    const c = await open(prefix);
+    // A Lua script (src/lua/ratelimit_sliding_window.lua), loaded on each master by its first call.
+    const limiter = c.rateLimiter({ name: 'api', limit: 5, window: 60, algorithm: 'sliding-window' });
+    const ids = Array.from({ length: 12 }, (_, i) => `id${i}`);
+    for (const id of ids) expect((await limiter.consume(id)).allowed).toBe(true);
+    const perNodeKeys = await perNode(prefix);
+    expect(perNodeKeys.filter((n) => n > 0).length).toBeGreaterThan(1);
+    expect(Number(await c.command(['DBSIZE']))).toBeGreaterThanOrEqual(ids.length);
+
+    expect(await c.command(['SCRIPT', 'FLUSH'])).toBe('OK');
+    // Every master answers NOSCRIPT once and gets the script again.
+    for (const id of ids) expect((await limiter.consume(id)).remaining).toBe(3);
+  });
+
   test('invalidate(pattern) deletes the matching keys on every master and leaves the others', async () => {
     const prefix = uniquePrefix('cl-invalidate');
     const c = await open(prefix);
