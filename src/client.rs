@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use crate::args;
 use crate::backend::memory::MemoryBackend;
-use crate::backend::redis::RedisBackend;
+use crate::backend::redis::{self, RedisBackend};
 use crate::backend::tracking::Tracking;
 use crate::backend::{exec_one, Backend, Event, EventSink, Health, Reply};
 use crate::bridge::{Bridge, Decode, Done, Wake};
@@ -51,15 +51,13 @@ impl ClientCore {
     let backend: Arc<dyn Backend> = match &config.target {
       Target::Redis(url) => Arc::new(RedisBackend::start(
         url,
-        config.connect_timeout,
-        config.command_timeout,
-        bridge.clone(),
-        events,
-        tracking,
+        server_options(&config, &bridge, events, tracking),
       )?),
-      Target::Cluster(_) | Target::Sentinel(_) => {
-        return Err(crate::error::Error::invalid("not supported yet"))
-      }
+      Target::Sentinel(target) => Arc::new(RedisBackend::sentinel(
+        target,
+        server_options(&config, &bridge, events, tracking),
+      )?),
+      Target::Cluster(_) => return Err(crate::error::Error::invalid("not supported yet")),
       Target::Memory(url) => Arc::new(MemoryBackend::open(url, events, tracking.map(|t| t.sink))),
     };
     Ok(ClientCore {
@@ -229,6 +227,23 @@ fn completions(
       Ok(reply) => Done::Ok(id, reply, decode),
       Err(err) => Done::Err(id, err),
     })
+}
+
+/// What a server backend (single server or Sentinel) takes from the config.
+fn server_options(
+  config: &Config,
+  bridge: &Arc<Bridge>,
+  events: EventSink,
+  tracking: Option<Tracking>,
+) -> redis::Options {
+  redis::Options {
+    tls: config.tls.clone(),
+    connect_timeout: config.connect_timeout,
+    command_timeout: config.command_timeout,
+    bridge: bridge.clone(),
+    events,
+    tracking,
+  }
 }
 
 /// Forwards backend events to JS and counts reconnections (every `Ready`

@@ -1,9 +1,11 @@
 //! One pipelined connection to a Redis server: requests are written in
 //! order, replies matched to them first in, first out.
 //!
-//! - JS batches are written to the socket from the JS thread itself
-//!   (`try_write`), so a command costs no thread hop on its way out; only
-//!   what the socket does not take at once is left to a writer task.
+//! - On plain TCP, JS batches are written to the socket from the JS thread
+//!   itself (`try_write`), so a command costs no thread hop on its way out;
+//!   only what the socket does not take at once is left to a writer task.
+//!   Over TLS the writer task encrypts and writes everything (rustls' state
+//!   belongs to one owner).
 //! - A reader task parses replies as they stream in and completes a whole
 //!   read's worth of JS requests with one bridge wake-up.
 //! - Every request carries a deadline: the reader fails overdue requests with
@@ -16,14 +18,21 @@ use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, WriteHalf};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinHandle;
+use tokio_rustls::client::TlsStream;
 
+use super::wire::Stream;
 use super::{Args, Reply};
 use crate::bridge::{Bridge, Decode, Done};
 use crate::error::{Error, Kind, Result};
 use crate::resp::{encode_command, parse_reply, Parsed};
+
+type TlsWriter = WriteHalf<TlsStream<TcpStream>>;
+type Reader = Box<dyn AsyncRead + Send + Unpin>;
 
 /// Where a reply goes.
 enum Sink {
@@ -48,7 +57,9 @@ struct State {
 }
 
 pub struct Pipe {
-  stream: TcpStream,
+  /// Plain TCP: the socket's write side, for writes from the JS thread.
+  /// `None` over TLS, where the writer task owns the write side.
+  direct: Option<OwnedWriteHalf>,
   state: Mutex<State>,
   bridge: Arc<Bridge>,
   timeout: Duration,
@@ -63,9 +74,19 @@ pub struct Pipe {
 
 impl Pipe {
   /// Starts the reader and writer tasks on an established, authenticated stream.
-  pub fn start(stream: TcpStream, bridge: Arc<Bridge>, timeout: Duration) -> Arc<Pipe> {
+  pub fn start(stream: Stream, bridge: Arc<Bridge>, timeout: Duration) -> Arc<Pipe> {
+    let (reader, direct, tls): (Reader, _, _) = match stream {
+      Stream::Tcp(tcp) => {
+        let (r, w) = tcp.into_split();
+        (Box::new(r), Some(w), None)
+      }
+      Stream::Tls(tls) => {
+        let (r, w) = tokio::io::split(*tls);
+        (Box::new(r), None, Some(w))
+      }
+    };
     let pipe = Arc::new(Pipe {
-      stream,
+      direct,
       state: Mutex::new(State::default()),
       bridge,
       timeout,
@@ -74,8 +95,8 @@ impl Pipe {
       lost: Notify::new(),
       tasks: Mutex::new(Vec::new()),
     });
-    let reader = napi::bindgen_prelude::spawn(read_loop(pipe.clone()));
-    let writer = napi::bindgen_prelude::spawn(write_loop(pipe.clone()));
+    let reader = napi::bindgen_prelude::spawn(read_loop(pipe.clone(), reader));
+    let writer = napi::bindgen_prelude::spawn(write_loop(pipe.clone(), tls));
     *pipe.tasks() = vec![reader, writer];
     pipe
   }
@@ -100,10 +121,15 @@ impl Pipe {
 
   /// Runs commands from Rust and awaits their replies.
   pub async fn exec(&self, cmds: Vec<Args>) -> Vec<Result<Reply>> {
+    self.exec_within(cmds, self.timeout).await
+  }
+
+  /// `exec` with another reply bound (a blocking command's wait plus the timeout).
+  pub async fn exec_within(&self, cmds: Vec<Args>, timeout: Duration) -> Vec<Result<Reply>> {
     let mut payload = Vec::new();
     let mut receivers = Vec::with_capacity(cmds.len());
     let mut waiters = Vec::with_capacity(cmds.len());
-    let deadline = Instant::now() + self.timeout;
+    let deadline = Instant::now() + timeout;
     for args in &cmds {
       encode_command(&mut payload, args);
       let (tx, rx) = oneshot::channel();
@@ -133,12 +159,14 @@ impl Pipe {
     }
     let was_idle = state.queue.is_empty();
     state.queue.extend(waiters);
-    if state.writing || !state.outbox.is_empty() {
-      state.outbox.extend_from_slice(payload);
-    } else {
+    let direct = self
+      .direct
+      .as_ref()
+      .filter(|_| !state.writing && state.outbox.is_empty());
+    if let Some(socket) = direct {
       // The socket is ours right now: write from this thread, no hop.
       let written =
-        napi::bindgen_prelude::within_runtime_if_available(|| self.stream.try_write(payload));
+        napi::bindgen_prelude::within_runtime_if_available(|| socket.try_write(payload));
       match written {
         Ok(n) if n == payload.len() => {}
         Ok(n) => state.outbox.extend_from_slice(&payload[n..]),
@@ -146,16 +174,23 @@ impl Pipe {
         // The reader sees the failure too and fails every waiter.
         Err(_) => state.outbox.extend_from_slice(payload),
       }
-      if !state.outbox.is_empty() {
-        state.writing = true;
-        self.write_wake.notify_one();
-      }
+    } else {
+      state.outbox.extend_from_slice(payload);
+    }
+    if !state.outbox.is_empty() && !state.writing {
+      state.writing = true;
+      self.write_wake.notify_one();
     }
     drop(state);
     if was_idle {
       self.busy.notify_one();
     }
     Ok(())
+  }
+
+  /// Whether the connection has failed (or was shut down).
+  pub fn is_dead(&self) -> bool {
+    self.state().dead.is_some()
   }
 
   /// Resolves once the connection has failed.
@@ -230,7 +265,7 @@ impl Pipe {
 }
 
 /// Reads replies and hands each to the oldest waiter.
-async fn read_loop(pipe: Arc<Pipe>) {
+async fn read_loop(pipe: Arc<Pipe>, mut reader: Reader) {
   let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
   loop {
     let next = pipe.expire(Instant::now());
@@ -240,22 +275,17 @@ async fn read_loop(pipe: Arc<Pipe>) {
         None => pipe.busy.notified().await,
       }
     };
-    tokio::select! {
-      ready = pipe.stream.readable() => {
-        if let Err(err) = ready {
-          return pipe.fail(Error::from(redis::RedisError::from(err)));
-        }
-      }
-      _ = sleep => continue,
-    }
     if buf.capacity() - buf.len() < 16 * 1024 {
       buf.reserve(64 * 1024);
     }
-    match pipe.stream.try_read_buf(&mut buf) {
-      Ok(0) => return pipe.fail(Error::unavailable("Redis closed the connection")),
-      Ok(_) => {}
-      Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-      Err(e) => return pipe.fail(Error::from(redis::RedisError::from(e))),
+    // `read_buf` is cancel-safe: a timer that wins loses no bytes.
+    tokio::select! {
+      read = reader.read_buf(&mut buf) => match read {
+        Ok(0) => return pipe.fail(Error::unavailable("Redis closed the connection")),
+        Ok(_) => {}
+        Err(e) => return pipe.fail(Error::from(e)),
+      },
+      _ = sleep => continue,
     }
     let mut used = 0;
     let mut replies = Vec::new();
@@ -285,8 +315,8 @@ async fn read_loop(pipe: Arc<Pipe>) {
   }
 }
 
-/// Writes what the JS thread could not write at once, in order.
-async fn write_loop(pipe: Arc<Pipe>) {
+/// Writes what the JS thread could not write at once (over TLS: everything), in order.
+async fn write_loop(pipe: Arc<Pipe>, mut tls: Option<TlsWriter>) {
   loop {
     pipe.write_wake.notified().await;
     loop {
@@ -298,77 +328,33 @@ async fn write_loop(pipe: Arc<Pipe>) {
         }
         std::mem::take(&mut state.outbox)
       };
-      let mut rest = &chunk[..];
-      while !rest.is_empty() {
-        if let Err(err) = pipe.stream.writable().await {
-          return pipe.fail(Error::from(redis::RedisError::from(err)));
-        }
-        match pipe.stream.try_write(rest) {
-          Ok(n) => rest = &rest[n..],
-          Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-          Err(e) => return pipe.fail(Error::from(redis::RedisError::from(e))),
-        }
+      let written = match (&mut tls, &pipe.direct) {
+        (Some(tls), _) => write_tls(tls, &chunk).await,
+        (None, Some(socket)) => write_direct(socket, &chunk).await,
+        (None, None) => Err(io::Error::from(io::ErrorKind::NotConnected)),
+      };
+      if let Err(e) = written {
+        return pipe.fail(Error::from(e));
       }
     }
   }
 }
 
-/// Opens a TCP connection and runs the handshake (AUTH, SELECT) on it.
-pub async fn connect(
-  host: &str,
-  port: u16,
-  handshake: &[Args],
-  timeout: Duration,
-) -> Result<TcpStream> {
-  let attempt = async {
-    let stream = TcpStream::connect((host, port))
-      .await
-      .map_err(|e| Error::from(redis::RedisError::from(e)))?;
-    stream
-      .set_nodelay(true)
-      .map_err(|e| Error::from(redis::RedisError::from(e)))?;
-    for args in handshake {
-      let mut payload = Vec::new();
-      encode_command(&mut payload, args);
-      round_trip(&stream, &payload).await?;
-    }
-    Ok(stream)
-  };
-  tokio::time::timeout(timeout, attempt)
-    .await
-    .unwrap_or_else(|_| Err(Error::unavailable("connecting to Redis timed out")))
+async fn write_tls(tls: &mut TlsWriter, bytes: &[u8]) -> io::Result<()> {
+  tls.write_all(bytes).await?;
+  tls.flush().await
 }
 
-/// Writes all of `payload` to a stream no task writes to.
-pub(super) async fn write_all(stream: &TcpStream, payload: &[u8]) -> Result<()> {
-  let io_err = |e: io::Error| Error::from(redis::RedisError::from(e));
-  let mut rest = payload;
+/// Writes through the shared write side, which the JS thread may also use
+/// (never at the same time: `State::writing` says who owns it).
+async fn write_direct(socket: &OwnedWriteHalf, mut rest: &[u8]) -> io::Result<()> {
   while !rest.is_empty() {
-    stream.writable().await.map_err(io_err)?;
-    match stream.try_write(rest) {
+    socket.writable().await?;
+    match socket.try_write(rest) {
       Ok(n) => rest = &rest[n..],
       Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-      Err(e) => return Err(io_err(e)),
+      Err(e) => return Err(e),
     }
   }
   Ok(())
-}
-
-/// One request and its reply, before the pipe's tasks take the stream over.
-pub(super) async fn round_trip(stream: &TcpStream, payload: &[u8]) -> Result<Reply> {
-  let io_err = |e: io::Error| Error::from(redis::RedisError::from(e));
-  write_all(stream, payload).await?;
-  let mut buf = Vec::with_capacity(512);
-  loop {
-    stream.readable().await.map_err(io_err)?;
-    match stream.try_read_buf(&mut buf) {
-      Ok(0) => return Err(Error::unavailable("Redis closed the connection")),
-      Ok(_) => {}
-      Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-      Err(e) => return Err(io_err(e)),
-    }
-    if let Some((reply, _)) = parse_reply(&buf)? {
-      return reply;
-    }
-  }
 }
