@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use crate::args;
 use crate::backend::memory::MemoryBackend;
+use crate::backend::pipe::Pipe;
 use crate::backend::redis::{self, RedisBackend};
 use crate::backend::tracking::Tracking;
 use crate::backend::{exec_one, Backend, Event, EventSink, Health, Reply};
@@ -112,14 +113,16 @@ impl ClientCore {
   /// straight onto the live connection when there is one, else through the
   /// backend's `exec` on tokio (the memory backend; or no connection, where
   /// every command fails at once).
-  pub fn submit(&self, payload: Vec<u8>, ids: Vec<u32>, decodes: Vec<Decode>) {
+  /// Sends a JS batch; returns the connection it went to, if it went
+  /// straight to one.
+  pub fn submit(&self, payload: Vec<u8>, ids: Vec<u32>, decodes: Vec<Decode>) -> Option<Arc<Pipe>> {
     let n = ids.len();
     self.bridge.started(n);
     if self.is_closed() {
       self
         .bridge
         .complete(ids.into_iter().map(|id| Done::Err(id, Error::closed())));
-      return;
+      return None;
     }
     self.counters.sent(n);
     if let Some(pipe) = self.backend.pipe() {
@@ -128,7 +131,7 @@ impl ClientCore {
           .bridge
           .complete(ids.into_iter().map(|id| Done::Err(id, err.clone())));
       }
-      return;
+      return Some(pipe);
     }
     let cmds = match resp::decode_requests(&payload) {
       Ok(cmds) if cmds.len() == n => cmds,
@@ -137,12 +140,12 @@ impl ClientCore {
         self
           .bridge
           .complete(ids.into_iter().map(|id| Done::Err(id, err.clone())));
-        return;
+        return None;
       }
     };
     if let Some(results) = self.backend.exec_now(&cmds) {
       self.bridge.complete(completions(ids, decodes, results));
-      return;
+      return None;
     }
     let backend = self.backend.clone();
     let bridge = self.bridge.clone();
@@ -150,6 +153,7 @@ impl ClientCore {
       let results = backend.exec(cmds).await;
       bridge.complete(completions(ids, decodes, results));
     });
+    None
   }
 
   pub fn invalidate(&self, id: u32, pattern: String) {

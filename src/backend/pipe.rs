@@ -6,8 +6,13 @@
 //!   only what the socket does not take at once is left to a writer task.
 //!   Over TLS the writer task encrypts and writes everything (rustls' state
 //!   belongs to one owner).
-//! - A reader task parses replies as they stream in and completes a whole
-//!   read's worth of JS requests with one bridge wake-up.
+//! - Replies are parsed as they stream in, a whole read's worth of JS
+//!   requests completed at once. On plain TCP under Unix the JS thread reads
+//!   them itself once it has written to the connection (`event_loop.rs`:
+//!   one thread wake-up per reply instead of two); the tokio task then only
+//!   steps in for replies JS leaves waiting (a busy JS thread must not starve
+//!   the heartbeat). Otherwise a tokio task reads and wakes JS through the
+//!   bridge.
 //! - Every request carries a deadline: the reader fails overdue requests with
 //!   `ERR_TIMEOUT` (their late replies are then discarded in order).
 //! - When the socket fails, every waiting request fails with
@@ -15,11 +20,12 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, WriteHalf};
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinHandle;
@@ -32,7 +38,32 @@ use crate::error::{Error, Kind, Result};
 use crate::resp::{encode_command, parse_reply, Parsed};
 
 type TlsWriter = WriteHalf<TlsStream<TcpStream>>;
-type Reader = Box<dyn AsyncRead + Send + Unpin>;
+type TlsReader = ReadHalf<TlsStream<TcpStream>>;
+
+/// How long replies may wait for a JS thread that reads them before the
+/// tokio task reads them instead.
+const JS_GRACE: Duration = Duration::from_millis(50);
+
+/// Who reads, and so how: the tokio task goes through tokio's readiness
+/// (which a read must clear), the others read the socket directly, so they
+/// never wait for tokio's reactor to have seen the data.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reader {
+  Tokio,
+  /// On the JS thread, which drains right after.
+  Js,
+  /// The tokio task, for replies JS left waiting.
+  Watchdog,
+}
+
+/// What a read on the JS thread produced.
+pub enum Read {
+  Nothing,
+  /// JS results are in the bridge: JS should drain now.
+  ForJs,
+  /// The connection is over.
+  Ended,
+}
 
 /// Where a reply goes.
 enum Sink {
@@ -60,6 +91,16 @@ pub struct Pipe {
   /// Plain TCP: the socket's write side, for writes from the JS thread.
   /// `None` over TLS, where the writer task owns the write side.
   direct: Option<OwnedWriteHalf>,
+  /// Plain TCP: the socket's read side, read under `inbox`'s lock by the
+  /// tokio task or the JS thread.
+  tcp_read: Option<OwnedReadHalf>,
+  /// Bytes read and not parsed yet.
+  inbox: Mutex<Vec<u8>>,
+  /// The JS thread reads replies (`event_loop.rs`).
+  js_reads: AtomicBool,
+  /// When JS last read, in ms since `born`.
+  js_read_at: AtomicU64,
+  born: Instant,
   state: Mutex<State>,
   bridge: Arc<Bridge>,
   timeout: Duration,
@@ -75,18 +116,23 @@ pub struct Pipe {
 impl Pipe {
   /// Starts the reader and writer tasks on an established, authenticated stream.
   pub fn start(stream: Stream, bridge: Arc<Bridge>, timeout: Duration) -> Arc<Pipe> {
-    let (reader, direct, tls): (Reader, _, _) = match stream {
+    let (tcp_read, direct, tls_read, tls_write) = match stream {
       Stream::Tcp(tcp) => {
         let (r, w) = tcp.into_split();
-        (Box::new(r), Some(w), None)
+        (Some(r), Some(w), None, None)
       }
       Stream::Tls(tls) => {
         let (r, w) = tokio::io::split(*tls);
-        (Box::new(r), None, Some(w))
+        (None, None, Some(r), Some(w))
       }
     };
     let pipe = Arc::new(Pipe {
       direct,
+      tcp_read,
+      inbox: Mutex::new(Vec::with_capacity(64 * 1024)),
+      js_reads: AtomicBool::new(false),
+      js_read_at: AtomicU64::new(0),
+      born: Instant::now(),
       state: Mutex::new(State::default()),
       bridge,
       timeout,
@@ -95,8 +141,11 @@ impl Pipe {
       lost: Notify::new(),
       tasks: Mutex::new(Vec::new()),
     });
-    let reader = napi::bindgen_prelude::spawn(read_loop(pipe.clone(), reader));
-    let writer = napi::bindgen_prelude::spawn(write_loop(pipe.clone(), tls));
+    let reader = match tls_read {
+      Some(tls) => napi::bindgen_prelude::spawn(read_tls(pipe.clone(), tls)),
+      None => napi::bindgen_prelude::spawn(read_tcp(pipe.clone())),
+    };
+    let writer = napi::bindgen_prelude::spawn(write_loop(pipe.clone(), tls_write));
     *pipe.tasks() = vec![reader, writer];
     pipe
   }
@@ -198,12 +247,127 @@ impl Pipe {
     self.lost.notified().await
   }
 
-  /// Fails every waiting request and stops the tasks.
+  /// Fails every waiting request and stops the tasks. The socket is shut
+  /// down too, which wakes an event-loop reader so it lets go of it.
   pub fn shutdown(&self, err: Error) {
     self.fail(err);
+    if let Some(socket) = &self.direct {
+      let _ = socket2::SockRef::from(socket.as_ref()).shutdown(std::net::Shutdown::Both);
+    }
     for task in self.tasks().drain(..) {
       task.abort();
     }
+  }
+
+  /// The socket's descriptor, for an event-loop reader (plain TCP only).
+  #[cfg(unix)]
+  pub fn raw_fd(&self) -> Option<std::os::fd::RawFd> {
+    use std::os::fd::AsRawFd;
+    self.tcp_read.as_ref().map(|r| r.as_ref().as_raw_fd())
+  }
+
+  /// Hands reading to the JS thread; false if it already has it.
+  pub fn begin_js_reads(&self) -> bool {
+    self.note_js_read();
+    !self.js_reads.swap(true, Ordering::AcqRel)
+  }
+
+  /// Gives reading back to the tokio task.
+  pub fn end_js_reads(&self) {
+    self.js_reads.store(false, Ordering::Release);
+    self.busy.notify_one();
+  }
+
+  pub fn js_reads(&self) -> bool {
+    self.js_reads.load(Ordering::Acquire)
+  }
+
+  fn note_js_read(&self) {
+    let now = self.born.elapsed().as_millis() as u64;
+    self.js_read_at.store(now, Ordering::Relaxed);
+  }
+
+  /// Whether JS has not read for `JS_GRACE` while replies may be waiting.
+  fn js_late(&self) -> bool {
+    let last = Duration::from_millis(self.js_read_at.load(Ordering::Relaxed));
+    self.born.elapsed().saturating_sub(last) >= JS_GRACE && !self.state().queue.is_empty()
+  }
+
+  /// Reads what the socket holds, on the JS thread: JS results go to the
+  /// bridge without a threadsafe-function wake-up (the caller drains).
+  pub fn read_now(&self) -> Read {
+    self.note_js_read();
+    self.read_available(Reader::Js)
+  }
+
+  /// Reads until the socket would block and dispatches the replies.
+  fn read_available(&self, reader: Reader) -> Read {
+    let Some(socket) = &self.tcp_read else {
+      return Read::Ended;
+    };
+    let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
+    let mut got = false;
+    loop {
+      if inbox.capacity() - inbox.len() < 16 * 1024 {
+        inbox.reserve(64 * 1024);
+      }
+      let read = match reader {
+        Reader::Tokio => socket.try_read_buf(&mut *inbox),
+        Reader::Js | Reader::Watchdog => recv_into(socket.as_ref(), &mut inbox),
+      };
+      let err = match read {
+        Ok(0) => Error::unavailable("Redis closed the connection"),
+        Ok(_) => {
+          got = true;
+          continue;
+        }
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+        Err(e) => Error::from(e),
+      };
+      drop(inbox);
+      self.fail(err);
+      return Read::Ended;
+    }
+    if !got {
+      return if self.is_dead() {
+        Read::Ended
+      } else {
+        Read::Nothing
+      };
+    }
+    match self.dispatch(&mut inbox, reader != Reader::Js) {
+      Ok(true) => Read::ForJs,
+      Ok(false) => Read::Nothing,
+      Err(err) => {
+        drop(inbox);
+        self.fail(err);
+        Read::Ended
+      }
+    }
+  }
+
+  /// Parses the whole replies at the front of `buf` and hands each to the
+  /// oldest waiter; returns whether JS results were delivered.
+  fn dispatch(&self, buf: &mut Vec<u8>, wake_js: bool) -> Result<bool> {
+    let mut used = 0;
+    let mut replies = Vec::new();
+    while let Some((reply, n)) = parse_reply(&buf[used..])? {
+      used += n;
+      replies.push(reply);
+    }
+    buf.drain(..used);
+    if replies.is_empty() {
+      return Ok(false);
+    }
+    let sinks: Vec<Sink> = {
+      let mut state = self.state();
+      let n = replies.len().min(state.queue.len());
+      state.queue.drain(..n).map(|w| w.sink).collect()
+    };
+    if sinks.len() < replies.len() {
+      return Err(Error::unavailable("Redis sent a reply nobody asked for"));
+    }
+    Ok(self.deliver(sinks.into_iter().zip(replies), wake_js))
   }
 
   fn fail(&self, err: Error) {
@@ -216,12 +380,17 @@ impl Pipe {
       state.outbox.clear();
       std::mem::take(&mut state.queue)
     };
-    self.deliver(waiters.into_iter().map(|w| (w.sink, Err(err.clone()))));
+    self.deliver(
+      waiters.into_iter().map(|w| (w.sink, Err(err.clone()))),
+      true,
+    );
     self.lost.notify_one();
   }
 
-  /// Routes results: JS ones in one bridge call, Rust ones through their channels.
-  fn deliver(&self, results: impl Iterator<Item = (Sink, Parsed)>) {
+  /// Routes results: JS ones in one bridge call (waking JS through the
+  /// threadsafe function if `wake_js`), Rust ones through their channels.
+  /// Returns whether there were JS ones.
+  fn deliver(&self, results: impl Iterator<Item = (Sink, Parsed)>, wake_js: bool) -> bool {
     let mut js = Vec::new();
     for (sink, result) in results {
       match sink {
@@ -235,9 +404,15 @@ impl Pipe {
         Sink::Gone => {}
       }
     }
-    if !js.is_empty() {
-      self.bridge.complete(js);
+    if js.is_empty() {
+      return false;
     }
+    if wake_js {
+      self.bridge.complete(js);
+    } else {
+      self.bridge.complete_quiet(js);
+    }
+    true
   }
 
   /// Fails the requests whose deadline passed; returns the next deadline.
@@ -259,22 +434,71 @@ impl Pipe {
       next
     };
     let err = Error::new(Kind::Timeout, "Redis did not answer in time");
-    self.deliver(expired.into_iter().map(|sink| (sink, Err(err.clone()))));
+    self.deliver(
+      expired.into_iter().map(|sink| (sink, Err(err.clone()))),
+      true,
+    );
     next
   }
 }
 
-/// Reads replies and hands each to the oldest waiter.
-async fn read_loop(pipe: Arc<Pipe>, mut reader: Reader) {
+/// One `recv` into the spare capacity of `buf`, without tokio's readiness.
+fn recv_into(socket: &TcpStream, buf: &mut Vec<u8>) -> io::Result<usize> {
+  let len = buf.len();
+  let n = socket2::SockRef::from(socket).recv(buf.spare_capacity_mut())?;
+  // SAFETY: `recv` initialized the first `n` bytes of the spare capacity.
+  unsafe { buf.set_len(len + n) };
+  Ok(n)
+}
+
+/// Waits for the oldest request's deadline, or for a request on an idle connection.
+async fn until_due(pipe: &Pipe, next: Option<Instant>) {
+  match next {
+    Some(at) => tokio::time::sleep_until(at.into()).await,
+    None => pipe.busy.notified().await,
+  }
+}
+
+/// Reads plain TCP replies, and expires overdue requests. While the JS
+/// thread reads, only checks on it every `JS_GRACE` while requests wait.
+async fn read_tcp(pipe: Arc<Pipe>) {
+  let Some(socket) = pipe.tcp_read.as_ref() else {
+    return;
+  };
+  loop {
+    let now = Instant::now();
+    let next = pipe.expire(now);
+    if pipe.is_dead() {
+      return;
+    }
+    if pipe.js_reads() {
+      let waiting = !pipe.state().queue.is_empty();
+      let check = waiting.then(|| next.map_or(now + JS_GRACE, |at| at.min(now + JS_GRACE)));
+      until_due(&pipe, check).await;
+      if pipe.js_late() {
+        pipe.read_available(Reader::Watchdog);
+      }
+      continue;
+    }
+    tokio::select! {
+      ready = socket.readable() => {
+        if let Err(err) = ready {
+          return pipe.fail(Error::from(err));
+        }
+      }
+      _ = until_due(&pipe, next) => continue,
+    }
+    if let Read::Ended = pipe.read_available(Reader::Tokio) {
+      return;
+    }
+  }
+}
+
+/// Reads TLS replies, and expires overdue requests.
+async fn read_tls(pipe: Arc<Pipe>, mut reader: TlsReader) {
   let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
   loop {
     let next = pipe.expire(Instant::now());
-    let sleep = async {
-      match next {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
-        None => pipe.busy.notified().await,
-      }
-    };
     if buf.capacity() - buf.len() < 16 * 1024 {
       buf.reserve(64 * 1024);
     }
@@ -285,33 +509,11 @@ async fn read_loop(pipe: Arc<Pipe>, mut reader: Reader) {
         Ok(_) => {}
         Err(e) => return pipe.fail(Error::from(e)),
       },
-      _ = sleep => continue,
+      _ = until_due(&pipe, next) => continue,
     }
-    let mut used = 0;
-    let mut replies = Vec::new();
-    loop {
-      match parse_reply(&buf[used..]) {
-        Ok(Some((reply, n))) => {
-          used += n;
-          replies.push(reply);
-        }
-        Ok(None) => break,
-        Err(err) => return pipe.fail(err),
-      }
+    if let Err(err) = pipe.dispatch(&mut buf, true) {
+      return pipe.fail(err);
     }
-    buf.drain(..used);
-    if replies.is_empty() {
-      continue;
-    }
-    let sinks: Vec<Sink> = {
-      let mut state = pipe.state();
-      let n = replies.len().min(state.queue.len());
-      state.queue.drain(..n).map(|w| w.sink).collect()
-    };
-    if sinks.len() < replies.len() {
-      return pipe.fail(Error::unavailable("Redis sent a reply nobody asked for"));
-    }
-    pipe.deliver(sinks.into_iter().zip(replies));
   }
 }
 
