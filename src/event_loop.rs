@@ -21,10 +21,12 @@ use std::ffi::{c_int, c_void};
 use std::ptr;
 use std::sync::Arc;
 
+use napi::bindgen_prelude::ToNapiValue;
 use napi::sys;
 use napi::Env;
 
 use crate::backend::pipe::{Pipe, Read};
+use crate::bridge::Drained;
 
 const UV_POLL: c_int = 8;
 const UV_READABLE: c_int = 1;
@@ -182,9 +184,10 @@ unsafe extern "C" fn on_readable(handle: *mut c_void, status: c_int, _events: c_
   }
 }
 
-/// Calls `transport.wake` as libuv callbacks call into JS: in a handle
-/// scope and an async callback scope, which runs the microtasks (the
-/// settled promises' continuations) before returning to the loop.
+/// Calls `transport.wake(drained)` as libuv callbacks call into JS: in a
+/// handle scope and an async callback scope, which runs the microtasks (the
+/// settled promises' continuations) before returning to the loop. The
+/// drained results go as the argument, saving JS a call back into `drain`.
 fn call_js(poll: &Poll) {
   // SAFETY: on the JS thread (a libuv callback of the env's own loop); the
   // reference and context belong to this handle.
@@ -201,9 +204,26 @@ fn call_js(poll: &Poll) {
       // napi_make_callback wants an object as `this`.
       && sys::napi_get_global(env, &mut recv) == sys::Status::napi_ok
     {
+      let drained = poll.pipe.bridge().drain();
+      let mut argv = [ptr::null_mut()];
+      let argc = match Drained::to_napi_value(env, drained) {
+        Ok(value) => {
+          argv[0] = value;
+          1
+        }
+        // Without the argument, JS drains by itself.
+        Err(_) => 0,
+      };
       let mut result = ptr::null_mut();
-      let status =
-        sys::napi_make_callback(env, poll.context, recv, func, 0, ptr::null(), &mut result);
+      let status = sys::napi_make_callback(
+        env,
+        poll.context,
+        recv,
+        func,
+        argc,
+        argv.as_ptr(),
+        &mut result,
+      );
       if status == sys::Status::napi_pending_exception {
         // What an exception thrown in a libuv callback becomes: 'uncaughtException'.
         let mut err = ptr::null_mut();

@@ -237,6 +237,11 @@ impl Pipe {
     Ok(())
   }
 
+  /// Where this connection's JS results go.
+  pub fn bridge(&self) -> &Bridge {
+    &self.bridge
+  }
+
   /// Whether the connection has failed (or was shut down).
   pub fn is_dead(&self) -> bool {
     self.state().dead.is_some()
@@ -311,12 +316,19 @@ impl Pipe {
       if inbox.capacity() - inbox.len() < 16 * 1024 {
         inbox.reserve(64 * 1024);
       }
+      let room = inbox.capacity() - inbox.len();
       let read = match reader {
         Reader::Tokio => socket.try_read_buf(&mut *inbox),
         Reader::Js | Reader::Watchdog => recv_into(socket.as_ref(), &mut inbox),
       };
       let err = match read {
         Ok(0) => Error::unavailable("Redis closed the connection"),
+        // A short direct read emptied the socket: no second `recv` just to
+        // hear EAGAIN (the event loop reports more data if some comes).
+        Ok(n) if n < room && reader != Reader::Tokio => {
+          got = true;
+          break;
+        }
         Ok(_) => {
           got = true;
           continue;
