@@ -4,9 +4,7 @@
  * coherence through one subscriber per master, redirections, bad seeds, clean exit.
  * (The conformance specs run on the cluster too: `backends` in helpers.ts.)
  */
-import { execFileSync, spawn } from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
+import { spawn } from 'child_process';
 import * as path from 'path';
 import { createClient, FerroError } from '../index';
 import type { Client, ClientOptions } from '../index';
@@ -28,6 +26,8 @@ import {
 import type { Inspector, TestBackend } from './helpers';
 import { startCluster } from './setup/redis-cluster';
 import { isAlive, startRedis } from './setup/redis-server';
+import { makePki } from './setup/tls';
+import type { TestPki } from './setup/tls';
 import type { RedisCluster } from './setup/redis-cluster';
 
 const clusterUrl = testClusterUrl();
@@ -322,7 +322,7 @@ function clusterSpecs(backend: TestBackend): void {
       await waitFor(() => held('moving', 1), 10000, 50, 'moving held');
       await waitFor(() => held('staying', 1), 10000, 50, 'staying held');
 
-      const added = await startRedis({ extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'] });
+      const added = await startRedis({ args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'] });
       try {
         const all = [...own.nodes, added];
         await redisCli(own.nodes[0].url, 'CLUSTER', 'MEET', '127.0.0.1', String(added.port));
@@ -383,26 +383,19 @@ function clusterSpecs(backend: TestBackend): void {
 
   describe('over TLS', () => {
     let tls: RedisCluster;
-    let dir: string;
+    let pki: TestPki;
     const tlsPorts: number[] = [];
 
     beforeAll(async () => {
-      // A private CA and a certificate for 127.0.0.1, made with openssl for this run.
-      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferro-tls-'));
-      const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-      ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=ferrocache test CA');
-      ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'node.key', '-out', 'node.csr', '-subj', '/CN=127.0.0.1');
-      fs.writeFileSync(path.join(dir, 'ext'), 'subjectAltName=IP:127.0.0.1\n');
-      ssl('x509', '-req', '-in', 'node.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'node.crt', '-days', '1', '-extfile', 'ext');
-      const file = (name: string) => path.join(dir, name);
+      pki = makePki('ferrocache cluster test CA');
       tls = await startCluster({
         nodeArgs: async (i) => {
           tlsPorts[i] = await freePort();
           return [
             '--tls-port', String(tlsPorts[i]),
-            '--tls-cert-file', file('node.crt'),
-            '--tls-key-file', file('node.key'),
-            '--tls-ca-cert-file', file('ca.crt'),
+            '--tls-cert-file', pki.certFile,
+            '--tls-key-file', pki.keyFile,
+            '--tls-ca-cert-file', pki.caFile,
             '--tls-cluster', 'yes',
             '--tls-auth-clients', 'no',
           ];
@@ -412,27 +405,32 @@ function clusterSpecs(backend: TestBackend): void {
 
     afterAll(async () => {
       await tls?.stop();
-      fs.rmSync(dir, { recursive: true, force: true });
+      pki?.remove();
     });
 
-    test('rediss:// seeds with tls.ca: keys of every slot are written and read back', async () => {
+    test('rediss:// seeds with tls.ca: keys of every slot, and L1 coherence through TLS subscribers', async () => {
       const prefix = uniquePrefix('cl-tls');
-      const ca = fs.readFileSync(path.join(dir, 'ca.crt'), 'utf8');
-      const c = await createClient({ cluster: [`rediss://127.0.0.1:${tlsPorts[0]}`], tls: { ca }, keyPrefix: prefix, ...relaxed, failFast: true });
+      const c = await createClient({ cluster: [`rediss://127.0.0.1:${tlsPorts[0]}`], tls: { ca: pki.ca }, keyPrefix: prefix, ...relaxed, failFast: true });
       clients.push(c);
       const keys = Array.from({ length: 30 }, (_, i) => `k${i}`);
       await Promise.all(keys.map((k, i) => c.set(k, i)));
       expect(await c.mget(keys)).toEqual(keys.map((_, i) => i));
       for (const n of tls.nodes) expect((await scanKeys(n.url, globEscape(prefix) + '*')).length).toBeGreaterThan(0);
-      expect((await c.health()).backend).toBe('cluster');
+      await waitFor(async () => (await c.cache.get('k0')) === 0 && c.cache.peek('k0') === 0, 10000, 50, 'k0 held in L1');
+      await redisCli(tls.nodes[0].url, '-c', 'SET', `${prefix}k0`, '5');
+      await waitFor(() => c.cache.peek('k0') === undefined, 10000, 20, 'the L1 copy evicted');
     });
 
     test('a CA that did not sign the nodes is refused', async () => {
-      const other = fs.readFileSync(path.join(dir, 'node.crt'), 'utf8');
-      await expectRejectsWith(
-        () => createClient({ cluster: [`rediss://127.0.0.1:${tlsPorts[0]}`], tls: { ca: other }, connectTimeoutMs: 2000, failFast: true }),
-        ['ERR_UNAVAILABLE', 'ERR_REDIS'],
-      );
+      const other = makePki('another CA');
+      try {
+        await expectRejectsWith(
+          () => createClient({ cluster: [`rediss://127.0.0.1:${tlsPorts[0]}`], tls: { ca: other.ca }, connectTimeoutMs: 2000, failFast: true }),
+          ['ERR_UNAVAILABLE', 'ERR_REDIS'],
+        );
+      } finally {
+        other.remove();
+      }
     });
   });
 

@@ -27,7 +27,7 @@ class Client extends EventEmitter {
     this._closing = new AbortController()
     this._transport = new Transport(null, (name, payload) => this._event(name, payload))
     try {
-      this._native = new NativeClient(native, () => this._transport.wake())
+      this._native = new NativeClient(native, (drained) => this._transport.wake(drained))
     } catch (err) {
       this._transport.close()
       throw fromNative(err)

@@ -100,12 +100,13 @@ class Transport {
   }
 
   /**
-   * Called by Rust (through the threadsafe function) when results are ready. The drain is packed
-   * (src/bridge.rs `Drained`): `meta` holds [id, kind, len] per result; strings and integers are
-   * slices of `blob`; other values, errors and events come from `extra`, in order.
+   * Called by Rust when results are ready: through the threadsafe function (then we drain), or
+   * from the event-loop reader with the drained results. They are packed (src/bridge.rs
+   * `Drained`): `meta` holds [id, kind, len] per result; strings and integers are slices of
+   * `blob`; other values, errors and events come from `extra`, in order.
    */
-  wake() {
-    const [meta, blob, extra] = this.native.drain()
+  wake(drained) {
+    const [meta, blob, extra] = drained === undefined ? this.native.drain() : drained
     let at = 0
     let x = 0
     for (let i = 0; i < meta.length; i += 3) {

@@ -68,6 +68,21 @@ impl Bridge {
 
   /// Buffers finished work and wakes JS if it was not already due to drain.
   pub fn complete(&self, done: impl IntoIterator<Item = Done>) {
+    if self.push(done) {
+      if let Some(wake) = self.wake.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+      }
+    }
+  }
+
+  /// Buffers finished work without waking JS: for the JS thread itself,
+  /// which drains right after.
+  pub fn complete_quiet(&self, done: impl IntoIterator<Item = Done>) {
+    self.push(done);
+  }
+
+  /// Buffers finished work; true when the buffer was empty before.
+  fn push(&self, done: impl IntoIterator<Item = Done>) -> bool {
     let mut finished = 0i64;
     let was_empty = {
       let mut ready = self.ready.lock().unwrap_or_else(|e| e.into_inner());
@@ -86,11 +101,7 @@ impl Bridge {
       was_empty && !ready.is_empty()
     };
     self.in_flight.fetch_sub(finished, Ordering::Relaxed);
-    if was_empty {
-      if let Some(wake) = self.wake.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-        wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
-      }
-    }
+    was_empty
   }
 
   /// Everything finished so far, packed so that JS creates few values: see

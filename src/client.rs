@@ -11,7 +11,8 @@ use std::time::Instant;
 use crate::args;
 use crate::backend::cluster::ClusterBackend;
 use crate::backend::memory::MemoryBackend;
-use crate::backend::redis::RedisBackend;
+use crate::backend::pipe::Pipe;
+use crate::backend::redis::{self, RedisBackend};
 use crate::backend::tracking::Tracking;
 use crate::backend::{exec_one, Backend, Event, EventSink, Health, Reply};
 use crate::bridge::{Bridge, Decode, Done, Wake};
@@ -52,11 +53,11 @@ impl ClientCore {
     let backend: Arc<dyn Backend> = match &config.target {
       Target::Redis(url) => Arc::new(RedisBackend::start(
         url,
-        config.connect_timeout,
-        config.command_timeout,
-        bridge.clone(),
-        events,
-        tracking,
+        server_options(&config, &bridge, events, tracking),
+      )?),
+      Target::Sentinel(target) => Arc::new(RedisBackend::sentinel(
+        target,
+        server_options(&config, &bridge, events, tracking),
       )?),
       Target::Cluster(seeds) => Arc::new(ClusterBackend::start(
         seeds,
@@ -66,7 +67,6 @@ impl ClientCore {
         events,
         tracking,
       )?),
-      Target::Sentinel(_) => return Err(crate::error::Error::invalid("not supported yet")),
       Target::Memory(url) => Arc::new(MemoryBackend::open(url, events, tracking.map(|t| t.sink))),
     };
     Ok(ClientCore {
@@ -121,14 +121,16 @@ impl ClientCore {
   /// straight onto the live connection when there is one, else through the
   /// backend's `exec` on tokio (the memory backend; or no connection, where
   /// every command fails at once).
-  pub fn submit(&self, payload: Vec<u8>, ids: Vec<u32>, decodes: Vec<Decode>) {
+  /// Sends a JS batch; returns the connection it went to, if it went
+  /// straight to one.
+  pub fn submit(&self, payload: Vec<u8>, ids: Vec<u32>, decodes: Vec<Decode>) -> Option<Arc<Pipe>> {
     let n = ids.len();
     self.bridge.started(n);
     if self.is_closed() {
       self
         .bridge
         .complete(ids.into_iter().map(|id| Done::Err(id, Error::closed())));
-      return;
+      return None;
     }
     self.counters.sent(n);
     if let Some(pipe) = self.backend.pipe() {
@@ -137,7 +139,7 @@ impl ClientCore {
           .bridge
           .complete(ids.into_iter().map(|id| Done::Err(id, err.clone())));
       }
-      return;
+      return Some(pipe);
     }
     let cmds = match resp::decode_requests(&payload) {
       Ok(cmds) if cmds.len() == n => cmds,
@@ -146,12 +148,12 @@ impl ClientCore {
         self
           .bridge
           .complete(ids.into_iter().map(|id| Done::Err(id, err.clone())));
-        return;
+        return None;
       }
     };
     if let Some(results) = self.backend.exec_now(&cmds) {
       self.bridge.complete(completions(ids, decodes, results));
-      return;
+      return None;
     }
     let backend = self.backend.clone();
     let bridge = self.bridge.clone();
@@ -159,6 +161,7 @@ impl ClientCore {
       let results = backend.exec(cmds).await;
       bridge.complete(completions(ids, decodes, results));
     });
+    None
   }
 
   pub fn invalidate(&self, id: u32, pattern: String) {
@@ -236,6 +239,23 @@ fn completions(
       Ok(reply) => Done::Ok(id, reply, decode),
       Err(err) => Done::Err(id, err),
     })
+}
+
+/// What a server backend (single server or Sentinel) takes from the config.
+fn server_options(
+  config: &Config,
+  bridge: &Arc<Bridge>,
+  events: EventSink,
+  tracking: Option<Tracking>,
+) -> redis::Options {
+  redis::Options {
+    tls: config.tls.clone(),
+    connect_timeout: config.connect_timeout,
+    command_timeout: config.command_timeout,
+    bridge: bridge.clone(),
+    events,
+    tracking,
+  }
 }
 
 /// Forwards backend events to JS and counts reconnections (every `Ready`

@@ -103,6 +103,13 @@ impl From<redis::RedisError> for Error {
   }
 }
 
+impl From<std::io::Error> for Error {
+  /// A socket that failed is a connection lost.
+  fn from(err: std::io::Error) -> Self {
+    Error::new(Kind::Unavailable, err.to_string())
+  }
+}
+
 impl From<Error> for napi::Error {
   /// The code travels as the error's status so the JS layer can rebuild a
   /// `FerroError` from it without parsing the message.

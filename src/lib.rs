@@ -11,6 +11,8 @@ mod client;
 mod coherence;
 mod config;
 mod error;
+#[cfg(unix)]
+mod event_loop;
 mod glob;
 mod info;
 mod invalidate;
@@ -21,7 +23,8 @@ mod ratelimit;
 mod resp;
 mod script;
 
-use napi::bindgen_prelude::{Buffer, Either, Function};
+use napi::bindgen_prelude::{Buffer, Either, Function, JsValue};
+use napi::Env;
 use napi_derive::napi;
 
 use crate::bridge::{Decode, Drained};
@@ -69,14 +72,21 @@ pub struct NativeStats {
 #[napi]
 pub struct NativeClient {
   core: ClientCore,
+  /// Reads the connection's replies on Node's event loop.
+  #[cfg(unix)]
+  js_wake: event_loop::JsWake,
 }
 
 #[napi]
 impl NativeClient {
   /// `wake` is called (with no arguments) when results are ready to `drain`.
   #[napi(constructor)]
-  pub fn new(options: NativeOptions, wake: Function<(), ()>) -> napi::Result<Self> {
+  pub fn new(env: Env, options: NativeOptions, wake: Function<(), ()>) -> napi::Result<Self> {
     let config = Config::from_options(options)?;
+    #[cfg(unix)]
+    let js_wake = event_loop::JsWake::new(&env, wake.raw())?;
+    #[cfg(not(unix))]
+    let _ = env;
     let wake = wake
       .build_threadsafe_function()
       .weak::<true>()
@@ -84,6 +94,8 @@ impl NativeClient {
       .build()?;
     Ok(NativeClient {
       core: ClientCore::new(config, wake)?,
+      #[cfg(unix)]
+      js_wake,
     })
   }
 
@@ -104,7 +116,13 @@ impl NativeClient {
       }
     }
     let ids = (0..count).map(|i| command_id(first_id, i)).collect();
-    self.core.submit(bytes(payload), ids, decodes);
+    let pipe = self.core.submit(bytes(payload), ids, decodes);
+    #[cfg(unix)]
+    if let Some(pipe) = pipe.filter(|p| !p.js_reads()) {
+      self.js_wake.attach(&pipe);
+    }
+    #[cfg(not(unix))]
+    let _ = pipe;
   }
 
   /// Every finished request, packed (see `bridge::Drained`).

@@ -52,7 +52,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Redi
   try {
     for (let i = 0; i < MASTERS; i++) {
       const extraArgs = ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', ...((await opts.nodeArgs?.(i)) ?? [])];
-      nodes.push(await startRedis({ extraArgs }));
+      nodes.push(await startRedis({ args: extraArgs }));
     }
     await cli(['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
     const deadline = Date.now() + READY_TIMEOUT_MS;

@@ -30,8 +30,10 @@ export interface StartRedisOptions {
   port?: number;
   /** Longest wait for `+PONG` after spawning. Default 15 s. */
   readyTimeoutMs?: number;
-  /** More redis-server options (`--cluster-enabled yes`, ...). */
-  extraArgs?: string[];
+  /** Written to `redis.conf` in the server's directory and loaded first (a sentinel needs a file). */
+  config?: string;
+  /** More arguments, after the defaults (`--sentinel`, `--tls-port`...). */
+  args?: string[];
 }
 
 const REDIS_BIN = process.env.FERRO_REDIS_SERVER_BIN || 'redis-server';
@@ -201,20 +203,28 @@ interface Running {
   hasExited: () => boolean;
 }
 
-function spawnRedis(port: number, dir: string, logPath: string, extraArgs: string[] = []): Running {
+function spawnRedis(port: number, dir: string, logPath: string, opts: StartRedisOptions): Running {
   const fd = fs.openSync(logPath, 'a');
+  let configArgs: string[] = [];
+  if (opts.config !== undefined) {
+    const file = path.join(dir, 'redis.conf');
+    // A sentinel rewrites its file: write it only once, so a restart keeps what it learnt.
+    if (!fs.existsSync(file)) fs.writeFileSync(file, opts.config);
+    configArgs = [file];
+  }
   let child: ChildProcess;
   try {
     child = spawn(
       REDIS_BIN,
       [
+        ...configArgs,
         '--port', String(port),
         '--bind', '127.0.0.1',
         '--save', '',
         '--appendonly', 'no',
         '--daemonize', 'no',
         '--dir', dir,
-        ...extraArgs,
+        ...(opts.args ?? []),
       ],
       // Same process group as the test runner: a Ctrl-C reaches the server too.
       { cwd: dir, stdio: ['ignore', fd, fd] },
@@ -297,7 +307,7 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
   let lastError: unknown;
   for (let i = 0; i < attempts; i++) {
     port = opts.port ?? (await freePort());
-    const r = spawnRedis(port, dir, logPath, opts.extraArgs);
+    const r = spawnRedis(port, dir, logPath, opts);
     try {
       await waitReady(port, r, logPath, readyTimeoutMs);
       running = r;
@@ -328,7 +338,7 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
     async restart(): Promise<void> {
       await terminate(current);
       fs.mkdirSync(dir, { recursive: true });
-      const r = spawnRedis(fixedPort, dir, logPath, opts.extraArgs);
+      const r = spawnRedis(fixedPort, dir, logPath, opts);
       current = r;
       try {
         await waitReady(fixedPort, r, logPath, readyTimeoutMs);

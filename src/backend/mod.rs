@@ -9,7 +9,9 @@ pub mod lifecycle;
 pub mod memory;
 pub mod pipe;
 pub mod redis;
+pub mod sentinel;
 pub mod tracking;
+pub mod wire;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -1,11 +1,18 @@
 //! One pipelined connection to a Redis server: requests are written in
 //! order, replies matched to them first in, first out.
 //!
-//! - JS batches are written to the socket from the JS thread itself
-//!   (`try_write`), so a command costs no thread hop on its way out; only
-//!   what the socket does not take at once is left to a writer task.
-//! - A reader task parses replies as they stream in and completes a whole
-//!   read's worth of JS requests with one bridge wake-up.
+//! - On plain TCP, JS batches are written to the socket from the JS thread
+//!   itself (`try_write`), so a command costs no thread hop on its way out;
+//!   only what the socket does not take at once is left to a writer task.
+//!   Over TLS the writer task encrypts and writes everything (rustls' state
+//!   belongs to one owner).
+//! - Replies are parsed as they stream in, a whole read's worth of JS
+//!   requests completed at once. On plain TCP under Unix the JS thread reads
+//!   them itself once it has written to the connection (`event_loop.rs`:
+//!   one thread wake-up per reply instead of two); the tokio task then only
+//!   steps in for replies JS leaves waiting (a busy JS thread must not starve
+//!   the heartbeat). Otherwise a tokio task reads and wakes JS through the
+//!   bridge.
 //! - Every request carries a deadline: the reader fails overdue requests with
 //!   `ERR_TIMEOUT` (their late replies are then discarded in order).
 //! - When the socket fails, every waiting request fails with
@@ -13,17 +20,50 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinHandle;
+use tokio_rustls::client::TlsStream;
 
+use super::wire::Stream;
 use super::{Args, Reply};
 use crate::bridge::{Bridge, Decode, Done};
 use crate::error::{Error, Kind, Result};
 use crate::resp::{encode_command, parse_reply, Parsed};
+
+type TlsWriter = WriteHalf<TlsStream<TcpStream>>;
+type TlsReader = ReadHalf<TlsStream<TcpStream>>;
+
+/// How long replies may wait for a JS thread that reads them before the
+/// tokio task reads them instead.
+const JS_GRACE: Duration = Duration::from_millis(50);
+
+/// Who reads, and so how: the tokio task goes through tokio's readiness
+/// (which a read must clear), the others read the socket directly, so they
+/// never wait for tokio's reactor to have seen the data.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reader {
+  Tokio,
+  /// On the JS thread, which drains right after.
+  Js,
+  /// The tokio task, for replies JS left waiting.
+  Watchdog,
+}
+
+/// What a read on the JS thread produced.
+pub enum Read {
+  Nothing,
+  /// JS results are in the bridge: JS should drain now.
+  ForJs,
+  /// The connection is over.
+  Ended,
+}
 
 /// Where a reply goes.
 enum Sink {
@@ -48,7 +88,19 @@ struct State {
 }
 
 pub struct Pipe {
-  stream: TcpStream,
+  /// Plain TCP: the socket's write side, for writes from the JS thread.
+  /// `None` over TLS, where the writer task owns the write side.
+  direct: Option<OwnedWriteHalf>,
+  /// Plain TCP: the socket's read side, read under `inbox`'s lock by the
+  /// tokio task or the JS thread.
+  tcp_read: Option<OwnedReadHalf>,
+  /// Bytes read and not parsed yet.
+  inbox: Mutex<Vec<u8>>,
+  /// The JS thread reads replies (`event_loop.rs`).
+  js_reads: AtomicBool,
+  /// When JS last read, in ms since `born`.
+  js_read_at: AtomicU64,
+  born: Instant,
   state: Mutex<State>,
   bridge: Arc<Bridge>,
   timeout: Duration,
@@ -63,9 +115,24 @@ pub struct Pipe {
 
 impl Pipe {
   /// Starts the reader and writer tasks on an established, authenticated stream.
-  pub fn start(stream: TcpStream, bridge: Arc<Bridge>, timeout: Duration) -> Arc<Pipe> {
+  pub fn start(stream: Stream, bridge: Arc<Bridge>, timeout: Duration) -> Arc<Pipe> {
+    let (tcp_read, direct, tls_read, tls_write) = match stream {
+      Stream::Tcp(tcp) => {
+        let (r, w) = tcp.into_split();
+        (Some(r), Some(w), None, None)
+      }
+      Stream::Tls(tls) => {
+        let (r, w) = tokio::io::split(*tls);
+        (None, None, Some(r), Some(w))
+      }
+    };
     let pipe = Arc::new(Pipe {
-      stream,
+      direct,
+      tcp_read,
+      inbox: Mutex::new(Vec::with_capacity(64 * 1024)),
+      js_reads: AtomicBool::new(false),
+      js_read_at: AtomicU64::new(0),
+      born: Instant::now(),
       state: Mutex::new(State::default()),
       bridge,
       timeout,
@@ -74,8 +141,11 @@ impl Pipe {
       lost: Notify::new(),
       tasks: Mutex::new(Vec::new()),
     });
-    let reader = napi::bindgen_prelude::spawn(read_loop(pipe.clone()));
-    let writer = napi::bindgen_prelude::spawn(write_loop(pipe.clone()));
+    let reader = match tls_read {
+      Some(tls) => napi::bindgen_prelude::spawn(read_tls(pipe.clone(), tls)),
+      None => napi::bindgen_prelude::spawn(read_tcp(pipe.clone())),
+    };
+    let writer = napi::bindgen_prelude::spawn(write_loop(pipe.clone(), tls_write));
     *pipe.tasks() = vec![reader, writer];
     pipe
   }
@@ -100,10 +170,15 @@ impl Pipe {
 
   /// Runs commands from Rust and awaits their replies.
   pub async fn exec(&self, cmds: Vec<Args>) -> Vec<Result<Reply>> {
+    self.exec_within(cmds, self.timeout).await
+  }
+
+  /// `exec` with another reply bound (a blocking command's wait plus the timeout).
+  pub async fn exec_within(&self, cmds: Vec<Args>, timeout: Duration) -> Vec<Result<Reply>> {
     let mut payload = Vec::new();
     let mut receivers = Vec::with_capacity(cmds.len());
     let mut waiters = Vec::with_capacity(cmds.len());
-    let deadline = Instant::now() + self.timeout;
+    let deadline = Instant::now() + timeout;
     for args in &cmds {
       encode_command(&mut payload, args);
       let (tx, rx) = oneshot::channel();
@@ -133,12 +208,14 @@ impl Pipe {
     }
     let was_idle = state.queue.is_empty();
     state.queue.extend(waiters);
-    if state.writing || !state.outbox.is_empty() {
-      state.outbox.extend_from_slice(payload);
-    } else {
+    let direct = self
+      .direct
+      .as_ref()
+      .filter(|_| !state.writing && state.outbox.is_empty());
+    if let Some(socket) = direct {
       // The socket is ours right now: write from this thread, no hop.
       let written =
-        napi::bindgen_prelude::within_runtime_if_available(|| self.stream.try_write(payload));
+        napi::bindgen_prelude::within_runtime_if_available(|| socket.try_write(payload));
       match written {
         Ok(n) if n == payload.len() => {}
         Ok(n) => state.outbox.extend_from_slice(&payload[n..]),
@@ -146,10 +223,12 @@ impl Pipe {
         // The reader sees the failure too and fails every waiter.
         Err(_) => state.outbox.extend_from_slice(payload),
       }
-      if !state.outbox.is_empty() {
-        state.writing = true;
-        self.write_wake.notify_one();
-      }
+    } else {
+      state.outbox.extend_from_slice(payload);
+    }
+    if !state.outbox.is_empty() && !state.writing {
+      state.writing = true;
+      self.write_wake.notify_one();
     }
     drop(state);
     if was_idle {
@@ -158,17 +237,149 @@ impl Pipe {
     Ok(())
   }
 
+  /// Where this connection's JS results go.
+  pub fn bridge(&self) -> &Bridge {
+    &self.bridge
+  }
+
+  /// Whether the connection has failed (or was shut down).
+  pub fn is_dead(&self) -> bool {
+    self.state().dead.is_some()
+  }
+
   /// Resolves once the connection has failed.
   pub async fn lost(&self) {
     self.lost.notified().await
   }
 
-  /// Fails every waiting request and stops the tasks.
+  /// Fails every waiting request and stops the tasks. The socket is shut
+  /// down too, which wakes an event-loop reader so it lets go of it.
   pub fn shutdown(&self, err: Error) {
     self.fail(err);
+    if let Some(socket) = &self.direct {
+      let _ = socket2::SockRef::from(socket.as_ref()).shutdown(std::net::Shutdown::Both);
+    }
     for task in self.tasks().drain(..) {
       task.abort();
     }
+  }
+
+  /// The socket's descriptor, for an event-loop reader (plain TCP only).
+  #[cfg(unix)]
+  pub fn raw_fd(&self) -> Option<std::os::fd::RawFd> {
+    use std::os::fd::AsRawFd;
+    self.tcp_read.as_ref().map(|r| r.as_ref().as_raw_fd())
+  }
+
+  /// Hands reading to the JS thread; false if it already has it.
+  pub fn begin_js_reads(&self) -> bool {
+    self.note_js_read();
+    !self.js_reads.swap(true, Ordering::AcqRel)
+  }
+
+  /// Gives reading back to the tokio task.
+  pub fn end_js_reads(&self) {
+    self.js_reads.store(false, Ordering::Release);
+    self.busy.notify_one();
+  }
+
+  pub fn js_reads(&self) -> bool {
+    self.js_reads.load(Ordering::Acquire)
+  }
+
+  fn note_js_read(&self) {
+    let now = self.born.elapsed().as_millis() as u64;
+    self.js_read_at.store(now, Ordering::Relaxed);
+  }
+
+  /// Whether JS has not read for `JS_GRACE` while replies may be waiting.
+  fn js_late(&self) -> bool {
+    let last = Duration::from_millis(self.js_read_at.load(Ordering::Relaxed));
+    self.born.elapsed().saturating_sub(last) >= JS_GRACE && !self.state().queue.is_empty()
+  }
+
+  /// Reads what the socket holds, on the JS thread: JS results go to the
+  /// bridge without a threadsafe-function wake-up (the caller drains).
+  pub fn read_now(&self) -> Read {
+    self.note_js_read();
+    self.read_available(Reader::Js)
+  }
+
+  /// Reads until the socket would block and dispatches the replies.
+  fn read_available(&self, reader: Reader) -> Read {
+    let Some(socket) = &self.tcp_read else {
+      return Read::Ended;
+    };
+    let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
+    let mut got = false;
+    loop {
+      if inbox.capacity() - inbox.len() < 16 * 1024 {
+        inbox.reserve(64 * 1024);
+      }
+      let room = inbox.capacity() - inbox.len();
+      let read = match reader {
+        Reader::Tokio => socket.try_read_buf(&mut *inbox),
+        Reader::Js | Reader::Watchdog => recv_into(socket.as_ref(), &mut inbox),
+      };
+      let err = match read {
+        Ok(0) => Error::unavailable("Redis closed the connection"),
+        // A short direct read emptied the socket: no second `recv` just to
+        // hear EAGAIN (the event loop reports more data if some comes).
+        Ok(n) if n < room && reader != Reader::Tokio => {
+          got = true;
+          break;
+        }
+        Ok(_) => {
+          got = true;
+          continue;
+        }
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+        Err(e) => Error::from(e),
+      };
+      drop(inbox);
+      self.fail(err);
+      return Read::Ended;
+    }
+    if !got {
+      return if self.is_dead() {
+        Read::Ended
+      } else {
+        Read::Nothing
+      };
+    }
+    match self.dispatch(&mut inbox, reader != Reader::Js) {
+      Ok(true) => Read::ForJs,
+      Ok(false) => Read::Nothing,
+      Err(err) => {
+        drop(inbox);
+        self.fail(err);
+        Read::Ended
+      }
+    }
+  }
+
+  /// Parses the whole replies at the front of `buf` and hands each to the
+  /// oldest waiter; returns whether JS results were delivered.
+  fn dispatch(&self, buf: &mut Vec<u8>, wake_js: bool) -> Result<bool> {
+    let mut used = 0;
+    let mut replies = Vec::new();
+    while let Some((reply, n)) = parse_reply(&buf[used..])? {
+      used += n;
+      replies.push(reply);
+    }
+    buf.drain(..used);
+    if replies.is_empty() {
+      return Ok(false);
+    }
+    let sinks: Vec<Sink> = {
+      let mut state = self.state();
+      let n = replies.len().min(state.queue.len());
+      state.queue.drain(..n).map(|w| w.sink).collect()
+    };
+    if sinks.len() < replies.len() {
+      return Err(Error::unavailable("Redis sent a reply nobody asked for"));
+    }
+    Ok(self.deliver(sinks.into_iter().zip(replies), wake_js))
   }
 
   fn fail(&self, err: Error) {
@@ -181,12 +392,17 @@ impl Pipe {
       state.outbox.clear();
       std::mem::take(&mut state.queue)
     };
-    self.deliver(waiters.into_iter().map(|w| (w.sink, Err(err.clone()))));
+    self.deliver(
+      waiters.into_iter().map(|w| (w.sink, Err(err.clone()))),
+      true,
+    );
     self.lost.notify_one();
   }
 
-  /// Routes results: JS ones in one bridge call, Rust ones through their channels.
-  fn deliver(&self, results: impl Iterator<Item = (Sink, Parsed)>) {
+  /// Routes results: JS ones in one bridge call (waking JS through the
+  /// threadsafe function if `wake_js`), Rust ones through their channels.
+  /// Returns whether there were JS ones.
+  fn deliver(&self, results: impl Iterator<Item = (Sink, Parsed)>, wake_js: bool) -> bool {
     let mut js = Vec::new();
     for (sink, result) in results {
       match sink {
@@ -200,9 +416,15 @@ impl Pipe {
         Sink::Gone => {}
       }
     }
-    if !js.is_empty() {
-      self.bridge.complete(js);
+    if js.is_empty() {
+      return false;
     }
+    if wake_js {
+      self.bridge.complete(js);
+    } else {
+      self.bridge.complete_quiet(js);
+    }
+    true
   }
 
   /// Fails the requests whose deadline passed; returns the next deadline.
@@ -224,69 +446,91 @@ impl Pipe {
       next
     };
     let err = Error::new(Kind::Timeout, "Redis did not answer in time");
-    self.deliver(expired.into_iter().map(|sink| (sink, Err(err.clone()))));
+    self.deliver(
+      expired.into_iter().map(|sink| (sink, Err(err.clone()))),
+      true,
+    );
     next
   }
 }
 
-/// Reads replies and hands each to the oldest waiter.
-async fn read_loop(pipe: Arc<Pipe>) {
-  let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
-  loop {
-    let next = pipe.expire(Instant::now());
-    let sleep = async {
-      match next {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
-        None => pipe.busy.notified().await,
-      }
-    };
-    tokio::select! {
-      ready = pipe.stream.readable() => {
-        if let Err(err) = ready {
-          return pipe.fail(Error::from(redis::RedisError::from(err)));
-        }
-      }
-      _ = sleep => continue,
-    }
-    if buf.capacity() - buf.len() < 16 * 1024 {
-      buf.reserve(64 * 1024);
-    }
-    match pipe.stream.try_read_buf(&mut buf) {
-      Ok(0) => return pipe.fail(Error::unavailable("Redis closed the connection")),
-      Ok(_) => {}
-      Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-      Err(e) => return pipe.fail(Error::from(redis::RedisError::from(e))),
-    }
-    let mut used = 0;
-    let mut replies = Vec::new();
-    loop {
-      match parse_reply(&buf[used..]) {
-        Ok(Some((reply, n))) => {
-          used += n;
-          replies.push(reply);
-        }
-        Ok(None) => break,
-        Err(err) => return pipe.fail(err),
-      }
-    }
-    buf.drain(..used);
-    if replies.is_empty() {
-      continue;
-    }
-    let sinks: Vec<Sink> = {
-      let mut state = pipe.state();
-      let n = replies.len().min(state.queue.len());
-      state.queue.drain(..n).map(|w| w.sink).collect()
-    };
-    if sinks.len() < replies.len() {
-      return pipe.fail(Error::unavailable("Redis sent a reply nobody asked for"));
-    }
-    pipe.deliver(sinks.into_iter().zip(replies));
+/// One `recv` into the spare capacity of `buf`, without tokio's readiness.
+fn recv_into(socket: &TcpStream, buf: &mut Vec<u8>) -> io::Result<usize> {
+  let len = buf.len();
+  let n = socket2::SockRef::from(socket).recv(buf.spare_capacity_mut())?;
+  // SAFETY: `recv` initialized the first `n` bytes of the spare capacity.
+  unsafe { buf.set_len(len + n) };
+  Ok(n)
+}
+
+/// Waits for the oldest request's deadline, or for a request on an idle connection.
+async fn until_due(pipe: &Pipe, next: Option<Instant>) {
+  match next {
+    Some(at) => tokio::time::sleep_until(at.into()).await,
+    None => pipe.busy.notified().await,
   }
 }
 
-/// Writes what the JS thread could not write at once, in order.
-async fn write_loop(pipe: Arc<Pipe>) {
+/// Reads plain TCP replies, and expires overdue requests. While the JS
+/// thread reads, only checks on it every `JS_GRACE` while requests wait.
+async fn read_tcp(pipe: Arc<Pipe>) {
+  let Some(socket) = pipe.tcp_read.as_ref() else {
+    return;
+  };
+  loop {
+    let now = Instant::now();
+    let next = pipe.expire(now);
+    if pipe.is_dead() {
+      return;
+    }
+    if pipe.js_reads() {
+      let waiting = !pipe.state().queue.is_empty();
+      let check = waiting.then(|| next.map_or(now + JS_GRACE, |at| at.min(now + JS_GRACE)));
+      until_due(&pipe, check).await;
+      if pipe.js_late() {
+        pipe.read_available(Reader::Watchdog);
+      }
+      continue;
+    }
+    tokio::select! {
+      ready = socket.readable() => {
+        if let Err(err) = ready {
+          return pipe.fail(Error::from(err));
+        }
+      }
+      _ = until_due(&pipe, next) => continue,
+    }
+    if let Read::Ended = pipe.read_available(Reader::Tokio) {
+      return;
+    }
+  }
+}
+
+/// Reads TLS replies, and expires overdue requests.
+async fn read_tls(pipe: Arc<Pipe>, mut reader: TlsReader) {
+  let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+  loop {
+    let next = pipe.expire(Instant::now());
+    if buf.capacity() - buf.len() < 16 * 1024 {
+      buf.reserve(64 * 1024);
+    }
+    // `read_buf` is cancel-safe: a timer that wins loses no bytes.
+    tokio::select! {
+      read = reader.read_buf(&mut buf) => match read {
+        Ok(0) => return pipe.fail(Error::unavailable("Redis closed the connection")),
+        Ok(_) => {}
+        Err(e) => return pipe.fail(Error::from(e)),
+      },
+      _ = until_due(&pipe, next) => continue,
+    }
+    if let Err(err) = pipe.dispatch(&mut buf, true) {
+      return pipe.fail(err);
+    }
+  }
+}
+
+/// Writes what the JS thread could not write at once (over TLS: everything), in order.
+async fn write_loop(pipe: Arc<Pipe>, mut tls: Option<TlsWriter>) {
   loop {
     pipe.write_wake.notified().await;
     loop {
@@ -298,77 +542,33 @@ async fn write_loop(pipe: Arc<Pipe>) {
         }
         std::mem::take(&mut state.outbox)
       };
-      let mut rest = &chunk[..];
-      while !rest.is_empty() {
-        if let Err(err) = pipe.stream.writable().await {
-          return pipe.fail(Error::from(redis::RedisError::from(err)));
-        }
-        match pipe.stream.try_write(rest) {
-          Ok(n) => rest = &rest[n..],
-          Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-          Err(e) => return pipe.fail(Error::from(redis::RedisError::from(e))),
-        }
+      let written = match (&mut tls, &pipe.direct) {
+        (Some(tls), _) => write_tls(tls, &chunk).await,
+        (None, Some(socket)) => write_direct(socket, &chunk).await,
+        (None, None) => Err(io::Error::from(io::ErrorKind::NotConnected)),
+      };
+      if let Err(e) = written {
+        return pipe.fail(Error::from(e));
       }
     }
   }
 }
 
-/// Opens a TCP connection and runs the handshake (AUTH, SELECT) on it.
-pub async fn connect(
-  host: &str,
-  port: u16,
-  handshake: &[Args],
-  timeout: Duration,
-) -> Result<TcpStream> {
-  let attempt = async {
-    let stream = TcpStream::connect((host, port))
-      .await
-      .map_err(|e| Error::from(redis::RedisError::from(e)))?;
-    stream
-      .set_nodelay(true)
-      .map_err(|e| Error::from(redis::RedisError::from(e)))?;
-    for args in handshake {
-      let mut payload = Vec::new();
-      encode_command(&mut payload, args);
-      round_trip(&stream, &payload).await?;
-    }
-    Ok(stream)
-  };
-  tokio::time::timeout(timeout, attempt)
-    .await
-    .unwrap_or_else(|_| Err(Error::unavailable("connecting to Redis timed out")))
+async fn write_tls(tls: &mut TlsWriter, bytes: &[u8]) -> io::Result<()> {
+  tls.write_all(bytes).await?;
+  tls.flush().await
 }
 
-/// Writes all of `payload` to a stream no task writes to.
-pub(super) async fn write_all(stream: &TcpStream, payload: &[u8]) -> Result<()> {
-  let io_err = |e: io::Error| Error::from(redis::RedisError::from(e));
-  let mut rest = payload;
+/// Writes through the shared write side, which the JS thread may also use
+/// (never at the same time: `State::writing` says who owns it).
+async fn write_direct(socket: &OwnedWriteHalf, mut rest: &[u8]) -> io::Result<()> {
   while !rest.is_empty() {
-    stream.writable().await.map_err(io_err)?;
-    match stream.try_write(rest) {
+    socket.writable().await?;
+    match socket.try_write(rest) {
       Ok(n) => rest = &rest[n..],
       Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-      Err(e) => return Err(io_err(e)),
+      Err(e) => return Err(e),
     }
   }
   Ok(())
-}
-
-/// One request and its reply, before the pipe's tasks take the stream over.
-pub(super) async fn round_trip(stream: &TcpStream, payload: &[u8]) -> Result<Reply> {
-  let io_err = |e: io::Error| Error::from(redis::RedisError::from(e));
-  write_all(stream, payload).await?;
-  let mut buf = Vec::with_capacity(512);
-  loop {
-    stream.readable().await.map_err(io_err)?;
-    match stream.try_read_buf(&mut buf) {
-      Ok(0) => return Err(Error::unavailable("Redis closed the connection")),
-      Ok(_) => {}
-      Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-      Err(e) => return Err(io_err(e)),
-    }
-    if let Some((reply, _)) = parse_reply(&buf)? {
-      return reply;
-    }
-  }
 }

@@ -1,5 +1,6 @@
-//! A single Redis server over one pipelined connection (`pipe.rs`), kept
-//! alive by a supervisor task.
+//! A single Redis server, or the master Sentinel names (`sentinel.rs`), over
+//! one pipelined connection (`pipe.rs`, opened by `wire.rs`: TCP or TLS),
+//! kept alive by a supervisor task.
 //!
 //! - Commands go to the current connection; while there is none they fail at
 //!   once with `ERR_UNAVAILABLE` (never queued, so a write attempted during an
@@ -11,20 +12,24 @@
 //! - With `tracking` (L1 coherence, `tracking.rs`), every new connection
 //!   comes with an invalidation subscriber; losing either one loses both, and
 //!   the L1 is flushed at once (invalidations may be missed while down).
-//! - `close()` stops the supervisor and drops the connection.
+//! - Blocking commands (the queue's pops) get connections of their own, kept
+//!   in a small pool; one that timed out is closed, since the server may
+//!   still hold it blocked.
+//! - `close()` stops the supervisor and drops every connection.
 
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use redis::aio::{ConnectionLike, MultiplexedConnection};
-use redis::{AsyncConnectionConfig, ConnectionAddr, IntoConnectionInfo};
 use tokio::sync::watch;
 
-use super::pipe::{self, Pipe};
-use super::tracking::{self, Invalidation, Subscriber, Tracking};
+use super::pipe::Pipe;
+use super::sentinel::{self, Sentinels};
+use super::tracking::{Invalidation, Subscriber, Tracking};
+use super::wire::{self, Dialer};
 use super::{Args, Backend, BoxFuture, Event, EventSink, Health, Reply};
 use crate::bridge::Bridge;
+use crate::config::{SentinelTarget, TlsOptions};
 use crate::error::{Error, Kind, Result};
 
 const HEARTBEAT: Duration = Duration::from_secs(1);
@@ -37,81 +42,82 @@ pub struct RedisBackend {
   shared: Arc<Shared>,
 }
 
+/// Where the server is.
+enum Locator {
+  Fixed(String, u16),
+  /// Wherever the sentinels say the master is, checked with `ROLE`.
+  Sentinel(Sentinels),
+}
+
+/// What every connection of the client shares.
+pub struct Options {
+  pub tls: Option<TlsOptions>,
+  pub connect_timeout: Duration,
+  pub command_timeout: Duration,
+  pub bridge: Arc<Bridge>,
+  pub events: EventSink,
+  /// L1 coherence: `None` when the client has no L1 or uses `coherence: 'ttl'`.
+  pub tracking: Option<Tracking>,
+}
+
 struct Shared {
-  host: String,
-  port: u16,
-  /// AUTH and SELECT, sent on every new connection.
-  handshake: Vec<Args>,
-  connect_timeout: Duration,
+  locator: Locator,
+  dialer: Dialer,
   bridge: Arc<Bridge>,
-  /// Blocking commands go through redis-rs connections of their own.
-  client: redis::Client,
-  /// Blocking commands: no response timeout on the connection, the caller bounds the wait.
-  blocking_config: AsyncConnectionConfig,
-  blocking_pool: Mutex<Vec<MultiplexedConnection>>,
   command_timeout: Duration,
-  conn: Mutex<Option<Arc<Pipe>>>,
+  conn: Mutex<Option<Live>>,
+  /// Connections for blocking commands, to the current server.
+  blocking_pool: Mutex<Vec<Arc<Pipe>>>,
   health: AtomicU8,
   /// `true` once closed; the supervisor and waiters watch it.
   closed: watch::Sender<bool>,
   /// The outcome of the first connection attempt, once known.
   first: watch::Sender<Option<Result<()>>>,
   events: EventSink,
-  /// L1 coherence: `None` when the client has no L1 or uses `coherence: 'ttl'`.
   tracking: Option<Tracking>,
 }
 
+/// The connection in use, and the server it goes to.
+#[derive(Clone)]
+struct Live {
+  pipe: Arc<Pipe>,
+  host: String,
+  port: u16,
+}
+
 impl RedisBackend {
-  /// Starts connecting in the background; never blocks.
-  pub fn start(
-    url: &str,
-    connect_timeout: Duration,
-    command_timeout: Duration,
-    bridge: Arc<Bridge>,
-    events: EventSink,
-    tracking: Option<Tracking>,
-  ) -> Result<Self> {
-    let bad_url = || Error::invalid("url: not a valid Redis URL");
-    let info = url.into_connection_info().map_err(|_| bad_url())?;
-    let (host, port) = match info.addr() {
-      ConnectionAddr::Tcp(host, port) => (host.clone(), *port),
-      _ => {
-        return Err(Error::invalid(
-          "url: only redis:// (plain TCP) is supported for now",
-        ))
-      }
-    };
-    let settings = info.redis_settings();
-    let mut handshake = Vec::new();
-    if let Some(password) = settings.password() {
-      let mut auth = vec![b"AUTH".to_vec()];
-      auth.extend(settings.username().map(|u| u.as_bytes().to_vec()));
-      auth.push(password.as_bytes().to_vec());
-      handshake.push(auth);
-    }
-    if settings.db() != 0 {
-      handshake.push(crate::args![b"SELECT", settings.db().to_string()]);
-    }
-    let client = redis::Client::open(info).map_err(|_| bad_url())?;
-    let blocking_config = AsyncConnectionConfig::new()
-      .set_connection_timeout(Some(connect_timeout))
-      .set_response_timeout(None);
+  /// A single server, by URL. Starts connecting in the background; never blocks.
+  pub fn start(url: &str, opts: Options) -> Result<Self> {
+    let (host, port, handshake) = wire::server_of(url)?;
+    Self::launch(Locator::Fixed(host, port), handshake, opts)
+  }
+
+  /// The master a set of sentinels names.
+  pub fn sentinel(target: &SentinelTarget, opts: Options) -> Result<Self> {
+    let handshake = wire::handshake(
+      target.username.as_deref(),
+      target.password.as_deref(),
+      target.db,
+    );
+    let dialer = Dialer::new(opts.tls.as_ref(), Vec::new(), opts.connect_timeout)?;
+    let sentinels = Sentinels::new(target, &dialer)?;
+    Self::launch(Locator::Sentinel(sentinels), handshake, opts)
+  }
+
+  fn launch(locator: Locator, handshake: Vec<Args>, opts: Options) -> Result<Self> {
+    let dialer = Dialer::new(opts.tls.as_ref(), handshake, opts.connect_timeout)?;
     let shared = Arc::new(Shared {
-      host,
-      port,
-      handshake,
-      connect_timeout,
-      bridge,
-      client,
-      blocking_config,
-      blocking_pool: Mutex::new(Vec::new()),
-      command_timeout,
+      locator,
+      dialer,
+      bridge: opts.bridge,
+      command_timeout: opts.command_timeout,
       conn: Mutex::new(None),
+      blocking_pool: Mutex::new(Vec::new()),
       health: AtomicU8::new(Health::Connecting as u8),
       closed: watch::channel(false).0,
       first: watch::channel(None).0,
-      events,
-      tracking,
+      events: opts.events,
+      tracking: opts.tracking,
     });
     napi::bindgen_prelude::spawn(supervise(shared.clone()));
     Ok(RedisBackend { shared })
@@ -123,18 +129,28 @@ impl Shared {
     self.health.store(health as u8, Ordering::Release);
   }
 
-  pub(super) fn current(&self) -> Option<Arc<Pipe>> {
-    self.conn.lock().unwrap_or_else(|e| e.into_inner()).clone()
+  fn live(&self) -> MutexGuard<'_, Option<Live>> {
+    self.conn.lock().unwrap_or_else(|e| e.into_inner())
   }
 
-  /// Swaps the live connection; a replaced one is shut down.
-  fn replace(&self, conn: Option<Arc<Pipe>>) {
-    let old = std::mem::replace(
-      &mut *self.conn.lock().unwrap_or_else(|e| e.into_inner()),
-      conn,
-    );
+  fn pool(&self) -> MutexGuard<'_, Vec<Arc<Pipe>>> {
+    self.blocking_pool.lock().unwrap_or_else(|e| e.into_inner())
+  }
+
+  pub(super) fn current(&self) -> Option<Arc<Pipe>> {
+    self.live().as_ref().map(|live| live.pipe.clone())
+  }
+
+  /// Swaps the live connection; a replaced one is shut down, with the
+  /// blocking connections to its server.
+  fn replace(&self, conn: Option<Live>) {
+    let old = std::mem::replace(&mut *self.live(), conn);
+    let lost = || Error::unavailable("connection to Redis lost");
     if let Some(old) = old {
-      old.shutdown(Error::unavailable("connection to Redis lost"));
+      old.pipe.shutdown(lost());
+    }
+    for pipe in self.pool().drain(..) {
+      pipe.shutdown(lost());
     }
   }
 
@@ -142,20 +158,32 @@ impl Shared {
     *self.closed.borrow()
   }
 
-  async fn connect(&self) -> Result<(Arc<Pipe>, Option<Subscriber>)> {
-    let stream =
-      pipe::connect(&self.host, self.port, &self.handshake, self.connect_timeout).await?;
+  async fn locate(&self) -> Result<(String, u16)> {
+    match &self.locator {
+      Locator::Fixed(host, port) => Ok((host.clone(), *port)),
+      Locator::Sentinel(sentinels) => sentinels.master().await,
+    }
+  }
+
+  async fn connect(&self) -> Result<(Live, Option<Subscriber>)> {
+    let (host, port) = self.locate().await?;
+    let mut stream = self.dialer.open(&host, port).await?;
+    if matches!(self.locator, Locator::Sentinel(_)) {
+      let role = stream.request(crate::args![b"ROLE"]).await?;
+      if !sentinel::is_master(&role) {
+        return Err(Error::unavailable(
+          "sentinel: the server named as master is not one (failover in progress)",
+        ));
+      }
+    }
     let subscriber = match &self.tracking {
       None => None,
       Some(t) => {
-        let attached = t.attach(
-          &self.host,
-          self.port,
-          &self.handshake,
-          self.connect_timeout,
-          &stream,
-        );
-        match attached.await {
+        let timeout = self.dialer.timeout();
+        match t
+          .attach(&self.dialer, &host, port, timeout, &mut stream)
+          .await
+        {
           Ok(subscriber) => Some(subscriber),
           // Refused by the server: this connection works, its L1 copies live until their ttl.
           Err(err) if err.kind() == Kind::Redis => {
@@ -171,7 +199,30 @@ impl Shared {
       }
     };
     let pipe = Pipe::start(stream, self.bridge.clone(), self.command_timeout);
-    Ok((pipe, subscriber))
+    Ok((Live { pipe, host, port }, subscriber))
+  }
+
+  /// A connection for a blocking command: an idle one, else a new one to
+  /// the current server.
+  async fn blocking_conn(&self) -> Result<Arc<Pipe>> {
+    loop {
+      let pooled = self.pool().pop();
+      match pooled {
+        Some(pipe) if pipe.is_dead() => continue,
+        Some(pipe) => return Ok(pipe),
+        None => break,
+      }
+    }
+    let (host, port) = match &*self.live() {
+      Some(live) => (live.host.clone(), live.port),
+      None => return Err(Error::unavailable("not connected to Redis")),
+    };
+    let stream = self.dialer.open(&host, port).await?;
+    Ok(Pipe::start(
+      stream,
+      self.bridge.clone(),
+      self.command_timeout,
+    ))
   }
 }
 
@@ -192,14 +243,16 @@ async fn supervise(shared: Arc<Shared>) {
       unset
     });
     match outcome {
-      Ok((conn, mut subscriber)) => {
+      Ok((live, mut subscriber)) => {
         attempt = 0;
-        shared.replace(Some(conn.clone()));
+        let conn = live.pipe.clone();
+        shared.replace(Some(live));
         shared.set_health(Health::Ready);
         (shared.events)(Event::Ready);
+        let check_role = matches!(shared.locator, Locator::Sentinel(_));
         let reason = tokio::select! {
-          r = watch_connection(&conn) => r,
-          r = tracking::lost(subscriber.as_mut()) => r,
+          r = watch_connection(&conn, check_role) => r,
+          r = super::tracking::lost(subscriber.as_mut()) => r,
           _ = closed.wait_for(|c| *c) => break,
         };
         drop(subscriber);
@@ -228,18 +281,24 @@ async fn supervise(shared: Arc<Shared>) {
   (shared.events)(Event::End);
 }
 
-/// Returns why the connection is no longer usable: it failed, or an idle
-/// check went unanswered.
-async fn watch_connection(conn: &Pipe) -> Error {
+/// Returns why the connection is no longer usable: it failed, an idle
+/// check went unanswered, or (Sentinel) the server is no longer the master.
+async fn watch_connection(conn: &Pipe, check_role: bool) -> Error {
+  let check = if check_role {
+    crate::args![b"ROLE"]
+  } else {
+    crate::args![b"PING"]
+  };
   loop {
     tokio::select! {
       _ = conn.lost() => return Error::unavailable("connection to Redis lost"),
       _ = tokio::time::sleep(HEARTBEAT) => {
-        let ping = conn.exec(vec![crate::args![b"PING"]]).await.pop();
-        if let Some(Err(err)) = ping {
-          if err.kind() != Kind::Redis {
-            return err;
+        match conn.exec(vec![check.clone()]).await.pop() {
+          Some(Err(err)) if err.kind() != Kind::Redis => return err,
+          Some(Ok(role)) if check_role && !sentinel::is_master(&role) => {
+            return Error::unavailable("sentinel: the master became a replica (failover)");
           }
+          _ => {}
         }
       }
     }
@@ -315,45 +374,30 @@ impl Backend for RedisBackend {
       if shared.is_closed() {
         return Err(Error::closed());
       }
-      if shared.current().is_none() {
-        return Err(Error::unavailable("not connected to Redis"));
-      }
-      let pooled = shared
-        .blocking_pool
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .pop();
-      let mut conn = match pooled {
-        Some(conn) => conn,
-        None => shared
-          .client
-          .get_multiplexed_async_connection_with_config(&shared.blocking_config)
-          .await
-          .map_err(Error::from)?,
-      };
-      let mut cmd = redis::Cmd::new();
-      for arg in args {
-        cmd.arg(arg);
-      }
+      let conn = shared.blocking_conn().await?;
       let mut closed = shared.closed.subscribe();
       let outcome = tokio::select! {
-        r = tokio::time::timeout(wait + shared.command_timeout, conn.req_packed_command(&cmd)) => r,
-        _ = closed.wait_for(|c| *c) => return Err(Error::closed()),
+        mut r = conn.exec_within(vec![args], wait + shared.command_timeout) => r.pop(),
+        _ = closed.wait_for(|c| *c) => Some(Err(Error::closed())),
       };
-      match outcome {
-        Err(_) => Err(Error::new(Kind::Timeout, "blocking command timed out")),
-        Ok(Err(err)) => Err(Error::from(err)),
-        Ok(Ok(value)) => {
-          let mut pool = shared
-            .blocking_pool
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-          if pool.len() < BLOCKING_POOL {
-            pool.push(conn);
-          }
-          top_level(value)
+      let outcome = outcome.unwrap_or_else(|| Err(Error::unavailable("no reply")));
+      match &outcome {
+        // The server answered: the connection is free again.
+        Ok(_) => {}
+        Err(err) if err.kind() == Kind::Redis => {}
+        // Timed out or closed: the server may still be blocked on it.
+        Err(err) => {
+          conn.shutdown(err.clone());
+          return outcome;
         }
       }
+      let mut pool = shared.pool();
+      if pool.len() < BLOCKING_POOL && shared.current().is_some() {
+        pool.push(conn);
+      } else {
+        conn.shutdown(Error::closed());
+      }
+      outcome
     })
   }
 
@@ -369,12 +413,6 @@ impl Backend for RedisBackend {
   fn close(&self) {
     self.shared.closed.send_replace(true);
     self.shared.replace(None);
-    self
-      .shared
-      .blocking_pool
-      .lock()
-      .unwrap_or_else(|e| e.into_inner())
-      .clear();
   }
 }
 
@@ -400,48 +438,6 @@ pub(crate) fn split_scan(reply: Reply) -> Result<(Vec<u8>, Vec<Vec<u8>>)> {
   match parts.pop() {
     Some(Reply::Bulk(cursor)) => Ok((cursor, keys)),
     _ => Err(unexpected()),
-  }
-}
-
-pub(crate) fn top_level(value: redis::Value) -> Result<Reply> {
-  match value {
-    redis::Value::ServerError(err) => Err(Error::new(Kind::Redis, server_error_text(&err))),
-    other => Ok(convert(other)),
-  }
-}
-
-fn server_error_text(err: &redis::ServerError) -> String {
-  match err.details() {
-    Some(details) => format!("{} {}", err.code(), details),
-    None => err.code().to_string(),
-  }
-}
-
-/// Driver values to our `Reply`; RESP3 maps and sets flatten to arrays as
-/// RESP2 would send them.
-pub(crate) fn convert(value: redis::Value) -> Reply {
-  use redis::Value as V;
-  match value {
-    V::Nil => Reply::Nil,
-    V::Int(n) => Reply::Int(n),
-    V::BulkString(b) => Reply::Bulk(b),
-    V::Array(items) | V::Set(items) => Reply::Array(items.into_iter().map(convert).collect()),
-    V::SimpleString(s) => Reply::Status(s),
-    V::Okay => Reply::Status("OK".into()),
-    V::Map(pairs) => Reply::Array(
-      pairs
-        .into_iter()
-        .flat_map(|(k, v)| [convert(k), convert(v)])
-        .collect(),
-    ),
-    V::Attribute { data, .. } => convert(*data),
-    V::Double(d) => Reply::Double(d),
-    V::Boolean(b) => Reply::Bool(b),
-    V::VerbatimString { text, .. } => Reply::Bulk(text.into_bytes()),
-    V::BigNumber(n) => Reply::Bulk(n),
-    V::Push { data, .. } => Reply::Array(data.into_iter().map(convert).collect()),
-    V::ServerError(err) => Reply::Error(server_error_text(&err)),
-    _ => Reply::Nil,
   }
 }
 

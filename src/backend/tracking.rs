@@ -7,8 +7,8 @@
 //!   server then sends every invalidation to the subscriber as a Pub/Sub
 //!   message `["message", "__redis__:invalidate", [keys...]]`, or with nil
 //!   instead of keys when everything may have changed (FLUSHALL, FLUSHDB).
-//! - It is a plain socket (`pipe::connect`, the same AUTH and SELECT as the
-//!   main connection), not a redis-rs PubSub: the parser of `resp.rs` reads
+//! - It is a plain connection (`wire::Dialer`, the same TLS, AUTH and SELECT
+//!   as the main connection), not a redis-rs PubSub: the parser of `resp.rs` reads
 //!   these messages as they are, and the supervisor in `redis.rs` owns the
 //!   life of both connections together.
 //! - Mode `BCAST PREFIX <keyPrefix> NOLOOP`, rather than the default mode:
@@ -35,15 +35,13 @@
 //!   whose socket fails, is a lost connection: the supervisor flushes the L1
 //!   and reconnects both connections, since invalidations may have been missed.
 
-use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::pipe::{self, round_trip, write_all};
+use super::wire::{Dialer, Stream};
 use super::{Args, Reply};
 use crate::error::{Error, Kind, Result};
 use crate::resp::{encode_command, parse_reply, Parsed};
@@ -76,20 +74,21 @@ impl Tracking {
   /// (before Redis 6, a proxy, an ACL without `CLIENT`).
   pub async fn attach(
     &self,
+    dialer: &Dialer,
     host: &str,
     port: u16,
-    handshake: &[Args],
     timeout: Duration,
-    main: &TcpStream,
+    main: &mut Stream,
   ) -> Result<Subscriber> {
-    let stream = pipe::connect(host, port, handshake, timeout).await?;
+    let mut stream = dialer.open(host, port).await?;
     let setup = async {
-      let id = request(&stream, crate::args![b"CLIENT", b"ID"])
+      let id = stream
+        .request(crate::args![b"CLIENT", b"ID"])
         .await?
         .as_int()
         .ok_or_else(|| Error::new(Kind::Redis, "unexpected CLIENT ID reply"))?;
-      request(&stream, crate::args![b"SUBSCRIBE", CHANNEL]).await?;
-      request(main, self.enable_command(id)).await?;
+      stream.request(crate::args![b"SUBSCRIBE", CHANNEL]).await?;
+      main.request(self.enable_command(id)).await?;
       Ok(())
     };
     tokio::time::timeout(timeout, setup)
@@ -144,16 +143,9 @@ pub async fn lost(subscriber: Option<&mut Subscriber>) -> Error {
   }
 }
 
-pub(crate) async fn request(stream: &TcpStream, args: Args) -> Result<Reply> {
-  let mut payload = Vec::new();
-  encode_command(&mut payload, &args);
-  round_trip(stream, &payload).await
-}
-
 /// Reads messages and hands invalidations to `sink`, PINGing every second;
 /// returns why the connection can no longer be trusted.
-pub(crate) async fn listen(stream: TcpStream, sink: InvalidationSink, timeout: Duration) -> Error {
-  let io_err = |e: io::Error| Error::from(redis::RedisError::from(e));
+pub(crate) async fn listen(mut stream: Stream, sink: InvalidationSink, timeout: Duration) -> Error {
   let mut ping = Vec::new();
   encode_command(&mut ping, &[b"PING".to_vec()]);
   let mut buf = Vec::with_capacity(4096);
@@ -162,26 +154,20 @@ pub(crate) async fn listen(stream: TcpStream, sink: InvalidationSink, timeout: D
   tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
   loop {
     tokio::select! {
-      ready = stream.readable() => {
-        if let Err(e) = ready {
-          return io_err(e);
-        }
-      }
+      read = stream.read_buf(&mut buf) => match read {
+        Ok(0) => return Error::unavailable("Redis closed the invalidation connection"),
+        Ok(_) => heard = Instant::now(),
+        Err(e) => return Error::from(e),
+      },
       _ = tick.tick() => {
         if heard.elapsed() > HEARTBEAT + timeout {
           return Error::unavailable("the invalidation connection stopped answering");
         }
-        if let Err(err) = write_all(&stream, &ping).await {
-          return err;
+        if let Err(e) = stream.write_all(&ping).await {
+          return Error::from(e);
         }
         continue;
       }
-    }
-    match stream.try_read_buf(&mut buf) {
-      Ok(0) => return Error::unavailable("Redis closed the invalidation connection"),
-      Ok(_) => heard = Instant::now(),
-      Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-      Err(e) => return io_err(e),
     }
     let mut used = 0;
     loop {

@@ -14,27 +14,27 @@
 //!   second: a failover, a new shard), flushes the L1 (changes may have been
 //!   missed) and re-attaches to the current masters; when that fails the
 //!   cluster connection is dropped and reconnected, as on a single server.
-//! - Subscribers speak plain TCP: with TLS the L1 is kept by its ttl only,
-//!   which an `error` event says.
+//! - Subscribers connect as a single server's connections do (`wire.rs`:
+//!   the seeds' TLS and credentials).
 
 use std::time::Duration;
 
 use redis::cluster_async::ClusterConnection;
-use redis::IntoConnectionInfo;
 use tokio::task::JoinSet;
 
 use super::topology::{self, Node};
 use crate::backend::tracking::{self, Invalidation, Tracking};
-use crate::backend::{pipe, Args, Event, EventSink};
+use crate::backend::wire::{self, Dialer, Stream};
+use crate::backend::{Event, EventSink};
+use crate::config::TlsOptions;
 use crate::error::{Error, Kind, Result};
 
 const TOPOLOGY_CHECK: Duration = Duration::from_secs(1);
 
 pub struct Coherence {
   pub tracking: Tracking,
-  /// AUTH with the seeds' credentials, on every subscriber connection.
-  handshake: Vec<Args>,
-  tls: bool,
+  /// The seeds' TLS and credentials.
+  dialer: Dialer,
   timeout: Duration,
 }
 
@@ -46,32 +46,26 @@ pub struct Subscribers {
 }
 
 impl Coherence {
-  pub fn new(tracking: Tracking, seeds: &[String], tls: bool, timeout: Duration) -> Result<Self> {
-    let mut handshake = Vec::new();
-    if let Some(seed) = seeds.first() {
-      let info = seed
-        .as_str()
-        .into_connection_info()
-        .map_err(|_| Error::invalid("cluster: not a valid seed URL"))?;
-      let settings = info.redis_settings();
-      if let Some(password) = settings.password() {
-        let mut auth = vec![b"AUTH".to_vec()];
-        auth.extend(settings.username().map(|u| u.as_bytes().to_vec()));
-        auth.push(password.as_bytes().to_vec());
-        handshake.push(auth);
-      }
-    }
+  pub fn new(
+    tracking: Tracking,
+    seeds: &[String],
+    tls: Option<&TlsOptions>,
+    timeout: Duration,
+  ) -> Result<Self> {
+    // The driver insists that every seed has the same credentials.
+    let seed = seeds
+      .first()
+      .ok_or_else(|| Error::invalid("cluster: no seed node"))?;
+    let (_, _, handshake) = wire::server_of(seed)?;
     Ok(Coherence {
       tracking,
-      handshake,
-      tls,
+      dialer: Dialer::new(tls, handshake, timeout)?,
       timeout,
     })
   }
 
-  /// Subscribes to every current master. `None` when tracking cannot be had
-  /// (TLS, or a server that refuses it): the L1 then lives by its ttl, as an
-  /// `error` event says.
+  /// Subscribes to every current master. `None` when a server refuses
+  /// tracking: the L1 then lives by its ttl, as an `error` event says.
   pub async fn attach(
     &self,
     conn: &mut ClusterConnection,
@@ -81,10 +75,6 @@ impl Coherence {
       let text = format!("L1 kept by ttl only: {why}");
       events(Event::Error(Error::new(Kind::Redis, text)));
     };
-    if self.tls {
-      ttl_only("invalidation subscribers do not speak TLS yet");
-      return Ok(None);
-    }
     let masters = topology::masters(conn).await?;
     let mut listeners = JoinSet::new();
     for (host, port) in &masters {
@@ -104,15 +94,18 @@ impl Coherence {
   }
 
   /// A connection to one master that receives its own invalidations.
-  async fn subscribe(&self, host: &str, port: u16) -> Result<tokio::net::TcpStream> {
-    let stream = pipe::connect(host, port, &self.handshake, self.timeout).await?;
+  async fn subscribe(&self, host: &str, port: u16) -> Result<Stream> {
+    let mut stream = self.dialer.open(host, port).await?;
     let setup = async {
-      let id = tracking::request(&stream, crate::args![b"CLIENT", b"ID"])
+      let id = stream
+        .request(crate::args![b"CLIENT", b"ID"])
         .await?
         .as_int()
         .ok_or_else(|| Error::new(Kind::Redis, "unexpected CLIENT ID reply"))?;
-      tracking::request(&stream, self.tracking.enable_command(id)).await?;
-      tracking::request(&stream, crate::args![b"SUBSCRIBE", tracking::CHANNEL]).await
+      stream.request(self.tracking.enable_command(id)).await?;
+      stream
+        .request(crate::args![b"SUBSCRIBE", tracking::CHANNEL])
+        .await
     };
     tokio::time::timeout(self.timeout, setup)
       .await

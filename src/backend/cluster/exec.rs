@@ -16,7 +16,7 @@ use redis::aio::ConnectionLike;
 use redis::cluster_async::ClusterConnection;
 use redis::{RedisResult, Value};
 
-use crate::backend::redis::{convert, top_level};
+use super::value::{convert, top_level};
 use crate::backend::{Args, Reply};
 use crate::error::{Error, Kind, Result};
 

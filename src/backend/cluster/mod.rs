@@ -15,6 +15,7 @@
 mod coherence;
 mod exec;
 mod topology;
+mod value;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -99,12 +100,7 @@ impl ClusterBackend {
       })
     };
     let coherence = match tracking {
-      Some(t) => Some(coherence::Coherence::new(
-        t,
-        seeds,
-        tls.is_some(),
-        connect_timeout,
-      )?),
+      Some(t) => Some(coherence::Coherence::new(t, seeds, tls, connect_timeout)?),
       None => None,
     };
     let shared = Arc::new(Shared {

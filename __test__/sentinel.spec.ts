@@ -1,0 +1,99 @@
+/**
+ * Sentinel: one master, one replica and one sentinel of this file's own. The client finds the
+ * master through the sentinel, and carries on when the master is stopped and the sentinel
+ * promotes the replica.
+ */
+import { createClient } from '../index';
+import type { Client, ClientOptions, FerroError } from '../index';
+import { redisCli, rejectionOf, relaxed, startRedis, uniquePrefix, waitFor } from './helpers';
+import type { RedisServer } from './helpers';
+
+let master: RedisServer;
+let replica: RedisServer;
+let sentinel: RedisServer;
+const clients: Client[] = [];
+
+const open = async (opts: ClientOptions) => {
+  const c = await createClient({ ...relaxed, failFast: true, ...opts });
+  clients.push(c);
+  return c;
+};
+const sentinelUrl = (name = 'main') => `redis+sentinel://127.0.0.1:${sentinel.port}/${name}`;
+
+beforeAll(async () => {
+  master = await startRedis();
+  replica = await startRedis({ args: ['--replicaof', '127.0.0.1', String(master.port)] });
+  await waitFor(async () => (await redisCli(replica.url, 'INFO', 'replication')).includes('master_link_status:up'), 20_000);
+  sentinel = await startRedis({
+    config: [
+      `sentinel monitor main 127.0.0.1 ${master.port} 1`,
+      'sentinel down-after-milliseconds main 1000',
+      'sentinel failover-timeout main 5000',
+      '',
+    ].join('\n'),
+    args: ['--sentinel'],
+  });
+  // The sentinel learns of the replica from the master's INFO.
+  await waitFor(async () => (await redisCli(sentinel.url, 'SENTINEL', 'REPLICAS', 'main')).includes(String(replica.port)), 30_000);
+}, 60_000);
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+});
+
+afterAll(async () => {
+  await Promise.all([sentinel?.stop(), replica?.stop(), master?.stop()]);
+});
+
+test('redis+sentinel:// connects to the master the sentinel names', async () => {
+  const prefix = uniquePrefix('sentinel');
+  const c = await open({ url: sentinelUrl(), keyPrefix: prefix });
+  await c.set('k', 'on the master');
+  expect(await redisCli(master.url, 'GET', `${prefix}k`)).toBe('"on the master"');
+  expect((await c.health()).status).toBe('healthy');
+});
+
+test('the options form: sentinel nodes, master name, and the master database', async () => {
+  const prefix = uniquePrefix('sentinel-opts');
+  const c = await open({ sentinel: { name: 'main', nodes: [sentinel.url], db: 2 }, keyPrefix: prefix, local: false });
+  await c.set('k', 1);
+  expect(await redisCli(master.url, '-n', '2', 'GET', `${prefix}k`)).toBe('1');
+});
+
+test('a master no sentinel knows is a clear error', async () => {
+  const err = (await rejectionOf(() => open({ url: sentinelUrl('nope'), connectTimeoutMs: 3000 }))) as FerroError;
+  expect(err.code).toBe('ERR_UNAVAILABLE');
+  expect(err.message).toContain("no master 'nope'");
+  const bad = (await rejectionOf(() => createClient({ sentinel: { name: '', nodes: [sentinel.url] } }))) as FerroError;
+  expect(bad.code).toBe('ERR_INVALID_ARGUMENT');
+});
+
+test('the master is stopped: the client follows the failover to the promoted replica', async () => {
+  const prefix = uniquePrefix('failover');
+  const c = await open({ url: sentinelUrl(), keyPrefix: prefix, commandTimeoutMs: 2000 });
+  const ready: number[] = [];
+  c.on('ready', () => ready.push(Date.now()));
+  await c.set('before', 'kept');
+  // WAIT: the replica has the write before its master goes.
+  expect(await c.command(['WAIT', '1', '5000'])).toBe(1);
+  await master.stop();
+  // Writes fail (never hang) while the sentinel elects; then they land on the new master.
+  await waitFor(
+    async () => {
+      try {
+        await c.set('after', 'written');
+        return true;
+      } catch (err) {
+        expect(['ERR_UNAVAILABLE', 'ERR_TIMEOUT', 'ERR_REDIS']).toContain((err as FerroError).code);
+        return false;
+      }
+    },
+    60_000,
+    200,
+    'a write after the failover',
+  );
+  expect((await redisCli(replica.url, 'ROLE')).split('\n')[0]).toBe('master');
+  expect(await redisCli(replica.url, 'GET', `${prefix}after`)).toBe('"written"');
+  expect(await c.get('before')).toBe('kept');
+  expect(ready.length).toBeGreaterThanOrEqual(1);
+}, 90_000);

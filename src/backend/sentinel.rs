@@ -1,0 +1,77 @@
+//! Finding the current master through Sentinel.
+//!
+//! - Each connection attempt asks the sentinels in turn (`SENTINEL
+//!   get-master-addr-by-name`); the first that names the master wins, and
+//!   the supervisor in `redis.rs` checks with `ROLE` that the server is a
+//!   master before using it, since a sentinel may still name an old master
+//!   right after a failover.
+//! - A failover is followed by reconnecting: the old master's connection
+//!   drops (or its heartbeat `ROLE` reports a replica), and the next attempt
+//!   asks the sentinels again.
+
+use super::wire::{self, Dialer};
+use super::Reply;
+use crate::config::SentinelTarget;
+use crate::error::{Error, Kind, Result};
+
+pub struct Sentinels {
+  master: String,
+  /// Host, port, and a dialer with the sentinel's own credentials.
+  nodes: Vec<(String, u16, Dialer)>,
+}
+
+impl Sentinels {
+  /// `dialer` is the master's (TLS settings shared, credentials replaced per sentinel).
+  pub fn new(target: &SentinelTarget, dialer: &Dialer) -> Result<Sentinels> {
+    let nodes = target
+      .sentinels
+      .iter()
+      .map(|url| {
+        let (host, port, handshake) = wire::server_of(url)?;
+        Ok((host, port, dialer.with_handshake(handshake)))
+      })
+      .collect::<Result<_>>()?;
+    Ok(Sentinels {
+      master: target.name.clone(),
+      nodes,
+    })
+  }
+
+  /// The master's address, from the first sentinel that knows it.
+  pub async fn master(&self) -> Result<(String, u16)> {
+    let mut last = Error::unavailable("no sentinel answered");
+    for (host, port, dialer) in &self.nodes {
+      match self.ask(dialer, host, *port).await {
+        Ok(addr) => return Ok(addr),
+        Err(err) => last = err,
+      }
+    }
+    Err(Error::new(
+      last.kind(),
+      format!("sentinel: no master '{}': {}", self.master, last.message()),
+    ))
+  }
+
+  async fn ask(&self, dialer: &Dialer, host: &str, port: u16) -> Result<(String, u16)> {
+    let mut stream = dialer.open(host, port).await?;
+    let cmd = crate::args![b"SENTINEL", b"get-master-addr-by-name", self.master];
+    match stream.request(cmd).await? {
+      Reply::Array(parts) => match parts.as_slice() {
+        [Reply::Bulk(h), port] => {
+          let host = String::from_utf8_lossy(h).into_owned();
+          let port = port.as_int().and_then(|p| u16::try_from(p).ok());
+          port
+            .map(|p| (host, p))
+            .ok_or_else(|| Error::new(Kind::Redis, "unexpected SENTINEL reply"))
+        }
+        _ => Err(Error::new(Kind::Redis, "unexpected SENTINEL reply")),
+      },
+      _ => Err(Error::unavailable("this sentinel does not know the master")),
+    }
+  }
+}
+
+/// Whether a `ROLE` reply is a master's.
+pub fn is_master(role: &Reply) -> bool {
+  matches!(role, Reply::Array(parts) if parts.first() == Some(&Reply::Bulk(b"master".to_vec())))
+}

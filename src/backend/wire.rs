@@ -1,0 +1,212 @@
+//! How a connection to one server is opened: TCP, TLS on top when asked,
+//! then the handshake (AUTH, SELECT) every connection of a client sends.
+//!
+//! - TLS is rustls with the ring provider. The server certificate is always
+//!   verified: against `tls.ca` when given (a private CA), else against the
+//!   system's roots; the name checked is `tls.servername`, else the host.
+//! - A `Dialer` is built once per client, so the roots are read once.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+use super::{Args, Reply};
+use crate::config::TlsOptions;
+use crate::error::{Error, Result};
+use crate::resp::{encode_command, parse_reply};
+
+/// An open connection, before or instead of a `Pipe`.
+pub enum Stream {
+  Tcp(TcpStream),
+  Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Stream {
+  /// Reads what has arrived into `buf`; `Ok(0)` is the end of the stream.
+  /// Cancel-safe: nothing is lost when another `select!` branch wins.
+  pub async fn read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+    match self {
+      Stream::Tcp(s) => s.read_buf(buf).await,
+      Stream::Tls(s) => s.read_buf(buf).await,
+    }
+  }
+
+  pub async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+    match self {
+      Stream::Tcp(s) => s.write_all(bytes).await,
+      Stream::Tls(s) => {
+        s.write_all(bytes).await?;
+        s.flush().await
+      }
+    }
+  }
+
+  /// Sends one command and reads its reply; only before a `Pipe` owns the stream.
+  pub async fn request(&mut self, args: Args) -> Result<Reply> {
+    let mut payload = Vec::new();
+    encode_command(&mut payload, &args);
+    self.write_all(&payload).await?;
+    let mut buf = Vec::with_capacity(512);
+    loop {
+      if self.read_buf(&mut buf).await? == 0 {
+        return Err(Error::unavailable("Redis closed the connection"));
+      }
+      if let Some((reply, _)) = parse_reply(&buf)? {
+        return reply;
+      }
+    }
+  }
+}
+
+/// Opens connections to the servers of one client.
+#[derive(Clone)]
+pub struct Dialer {
+  tls: Option<Tls>,
+  /// AUTH and SELECT, sent on every new connection.
+  handshake: Vec<Args>,
+  timeout: Duration,
+}
+
+#[derive(Clone)]
+struct Tls {
+  connector: TlsConnector,
+  servername: Option<ServerName<'static>>,
+}
+
+impl Dialer {
+  pub fn new(tls: Option<&TlsOptions>, handshake: Vec<Args>, timeout: Duration) -> Result<Dialer> {
+    let tls = tls.map(Tls::new).transpose()?;
+    Ok(Dialer {
+      tls,
+      handshake,
+      timeout,
+    })
+  }
+
+  /// The same transport, with another handshake (a sentinel's credentials).
+  pub fn with_handshake(&self, handshake: Vec<Args>) -> Dialer {
+    Dialer {
+      handshake,
+      ..self.clone()
+    }
+  }
+
+  /// The connect timeout.
+  pub fn timeout(&self) -> Duration {
+    self.timeout
+  }
+
+  /// Connects and runs the handshake, within the connect timeout.
+  pub async fn open(&self, host: &str, port: u16) -> Result<Stream> {
+    let attempt = async {
+      let tcp = TcpStream::connect((host, port)).await?;
+      tcp.set_nodelay(true)?;
+      let mut stream = match &self.tls {
+        None => Stream::Tcp(tcp),
+        Some(tls) => Stream::Tls(Box::new(tls.wrap(host, tcp).await?)),
+      };
+      for args in &self.handshake {
+        stream.request(args.clone()).await?;
+      }
+      Ok(stream)
+    };
+    tokio::time::timeout(self.timeout, attempt)
+      .await
+      .unwrap_or_else(|_| Err(Error::unavailable("connecting to Redis timed out")))
+  }
+}
+
+impl Tls {
+  fn new(opts: &TlsOptions) -> Result<Tls> {
+    let mut roots = rustls::RootCertStore::empty();
+    match &opts.ca {
+      Some(pem) => {
+        for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+          let cert = cert.map_err(|_| Error::invalid("tls.ca: not a PEM certificate bundle"))?;
+          roots
+            .add(cert)
+            .map_err(|e| Error::invalid(format!("tls.ca: {e}")))?;
+        }
+      }
+      None => {
+        // Unreadable entries are skipped, as every TLS client does.
+        let system = rustls_native_certs::load_native_certs();
+        roots.add_parsable_certificates(system.certs);
+      }
+    }
+    if roots.is_empty() {
+      return Err(Error::invalid(
+        "tls: no trusted CA certificate (none in the system store): pass tls.ca",
+      ));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+      .with_safe_default_protocol_versions()
+      .map_err(|e| Error::invalid(format!("tls: {e}")))?
+      .with_root_certificates(roots)
+      .with_no_client_auth();
+    let servername = match &opts.servername {
+      None => None,
+      Some(name) => Some(
+        ServerName::try_from(name.clone())
+          .map_err(|_| Error::invalid("tls.servername: not a valid DNS name or IP address"))?,
+      ),
+    };
+    Ok(Tls {
+      connector: TlsConnector::from(Arc::new(config)),
+      servername,
+    })
+  }
+
+  async fn wrap(&self, host: &str, tcp: TcpStream) -> Result<TlsStream<TcpStream>> {
+    let name = match &self.servername {
+      Some(name) => name.clone(),
+      None => ServerName::try_from(host.to_string())
+        .map_err(|_| Error::invalid("tls: the host is not a valid certificate name"))?,
+    };
+    self
+      .connector
+      .connect(name, tcp)
+      .await
+      .map_err(|e| Error::unavailable(format!("TLS handshake failed: {e}")))
+  }
+}
+
+/// AUTH (when there is a password) and SELECT (when the database is not 0).
+pub fn handshake(username: Option<&str>, password: Option<&str>, db: i64) -> Vec<Args> {
+  let mut cmds = Vec::new();
+  if let Some(password) = password {
+    let mut auth = vec![b"AUTH".to_vec()];
+    auth.extend(username.map(|u| u.as_bytes().to_vec()));
+    auth.push(password.as_bytes().to_vec());
+    cmds.push(auth);
+  }
+  if db != 0 {
+    cmds.push(crate::args![b"SELECT", db.to_string()]);
+  }
+  cmds
+}
+
+/// A single-server URL (already validated by the config) as the host, port
+/// and handshake it names.
+pub fn server_of(url: &str) -> Result<(String, u16, Vec<Args>)> {
+  use redis::{ConnectionAddr, IntoConnectionInfo};
+  let bad = || Error::invalid("url: not a valid Redis URL");
+  let info = url.into_connection_info().map_err(|_| bad())?;
+  let (host, port) = match info.addr() {
+    ConnectionAddr::Tcp(host, port) | ConnectionAddr::TcpTls { host, port, .. } => {
+      (host.clone(), *port)
+    }
+    _ => return Err(bad()),
+  };
+  let settings = info.redis_settings();
+  let cmds = handshake(settings.username(), settings.password(), settings.db());
+  Ok((host, port, cmds))
+}

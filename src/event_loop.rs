@@ -1,0 +1,274 @@
+//! Replies read on Node's own event loop: the main connection's socket is
+//! watched by a libuv poll handle, so a reply wakes the JS thread directly
+//! and settles its promises there. Otherwise a reply costs two thread
+//! wake-ups (a tokio worker reads it, then wakes JS through a threadsafe
+//! function), which is most of a sequential command's latency beyond the
+//! server's own.
+//!
+//! - Unix only (libuv polls a file descriptor; the symbols come from the
+//!   `node` executable, like the Node-API ones). Elsewhere replies keep
+//!   arriving through tokio.
+//! - The handle is attached the first time JS writes to a connection (the
+//!   JS thread is then known to be running), and is unreferenced: it never
+//!   keeps Node alive (in-flight requests do, see `lib/transport.js`).
+//! - It closes itself on the JS thread when its connection ends; a
+//!   connection shut down from tokio shuts its socket down, which wakes the
+//!   handle (see `Pipe::shutdown`).
+//! - Rust-side requests on the connection are still answered while JS is
+//!   busy: the pipe's tokio task reads replies JS leaves waiting (`pipe.rs`).
+
+use std::ffi::{c_int, c_void};
+use std::ptr;
+use std::sync::Arc;
+
+use napi::bindgen_prelude::ToNapiValue;
+use napi::sys;
+use napi::Env;
+
+use crate::backend::pipe::{Pipe, Read};
+use crate::bridge::Drained;
+
+const UV_POLL: c_int = 8;
+const UV_READABLE: c_int = 1;
+
+type PollCb = unsafe extern "C" fn(handle: *mut c_void, status: c_int, events: c_int);
+type CloseCb = unsafe extern "C" fn(handle: *mut c_void);
+
+extern "C" {
+  fn uv_handle_size(kind: c_int) -> usize;
+  fn uv_poll_init(event_loop: *mut sys::uv_loop_s, handle: *mut c_void, fd: c_int) -> c_int;
+  fn uv_poll_start(handle: *mut c_void, events: c_int, cb: PollCb) -> c_int;
+  fn uv_poll_stop(handle: *mut c_void) -> c_int;
+  fn uv_close(handle: *mut c_void, cb: CloseCb);
+  fn uv_unref(handle: *mut c_void);
+  fn uv_handle_set_data(handle: *mut c_void, data: *mut c_void);
+  fn uv_handle_get_data(handle: *const c_void) -> *mut c_void;
+}
+
+/// The JS function to call when replies are ready (`transport.wake`).
+/// Lives on the JS thread, with its NativeClient.
+pub struct JsWake {
+  env: sys::napi_env,
+  func: sys::napi_ref,
+}
+
+impl JsWake {
+  pub fn new(env: &Env, func: sys::napi_value) -> napi::Result<JsWake> {
+    let env = env.raw();
+    let mut func_ref = ptr::null_mut();
+    // SAFETY: on the JS thread, with the env napi handed us.
+    if unsafe { sys::napi_create_reference(env, func, 1, &mut func_ref) } != sys::Status::napi_ok {
+      return Err(napi::Error::from_reason("could not keep the wake function"));
+    }
+    Ok(JsWake {
+      env,
+      func: func_ref,
+    })
+  }
+
+  /// Starts reading `pipe` on the event loop, once per connection. Called
+  /// from napi methods only (the JS thread, inside a handle scope).
+  pub fn attach(&self, pipe: &Arc<Pipe>) {
+    let Some(fd) = pipe.raw_fd() else {
+      return;
+    };
+    if !pipe.begin_js_reads() {
+      return;
+    }
+    // SAFETY: on the JS thread, with the loop of this env. The handle
+    // memory is sized by libuv itself and freed in `closed` only, after
+    // libuv is done with it; its data pointer owns the `Poll` until then.
+    unsafe {
+      let Some(poll) = Poll::new(self, pipe.clone()) else {
+        return pipe.end_js_reads();
+      };
+      let mut event_loop = ptr::null_mut();
+      let handle = alloc_handle();
+      if handle.is_null()
+        || sys::napi_get_uv_event_loop(self.env, &mut event_loop) != sys::Status::napi_ok
+        || uv_poll_init(event_loop, handle, fd) != 0
+      {
+        free_handle(handle);
+        poll.release();
+        return pipe.end_js_reads();
+      }
+      uv_handle_set_data(handle, Box::into_raw(Box::new(poll)).cast());
+      uv_unref(handle);
+      if uv_poll_start(handle, UV_READABLE, on_readable) != 0 {
+        pipe.end_js_reads();
+        close(handle);
+      }
+    }
+  }
+}
+
+impl Drop for JsWake {
+  fn drop(&mut self) {
+    // SAFETY: dropped with its NativeClient, in its finalizer, on the JS thread.
+    unsafe {
+      sys::napi_delete_reference(self.env, self.func);
+    }
+  }
+}
+
+/// What a poll handle owns: its connection, and its own reference to the
+/// wake function and async context (a handle may outlive its NativeClient
+/// by a loop turn).
+struct Poll {
+  pipe: Arc<Pipe>,
+  env: sys::napi_env,
+  func: sys::napi_ref,
+  context: sys::napi_async_context,
+}
+
+impl Poll {
+  /// SAFETY: on the JS thread, inside a handle scope.
+  unsafe fn new(js: &JsWake, pipe: Arc<Pipe>) -> Option<Poll> {
+    let env = js.env;
+    let mut func = ptr::null_mut();
+    let mut func_ref = ptr::null_mut();
+    let mut name = ptr::null_mut();
+    let mut context = ptr::null_mut();
+    let label = "ferrocache";
+    let ok = sys::napi_get_reference_value(env, js.func, &mut func) == sys::Status::napi_ok
+      && !func.is_null()
+      && sys::napi_create_reference(env, func, 1, &mut func_ref) == sys::Status::napi_ok;
+    if !ok {
+      return None;
+    }
+    let ok =
+      sys::napi_create_string_utf8(env, label.as_ptr().cast(), label.len() as isize, &mut name)
+        == sys::Status::napi_ok
+        && sys::napi_async_init(env, ptr::null_mut(), name, &mut context) == sys::Status::napi_ok;
+    if !ok {
+      sys::napi_delete_reference(env, func_ref);
+      return None;
+    }
+    Some(Poll {
+      pipe,
+      env,
+      func: func_ref,
+      context,
+    })
+  }
+
+  /// SAFETY: on the JS thread, once.
+  unsafe fn release(self) {
+    sys::napi_delete_reference(self.env, self.func);
+    sys::napi_async_destroy(self.env, self.context);
+  }
+}
+
+unsafe extern "C" fn on_readable(handle: *mut c_void, status: c_int, _events: c_int) {
+  let poll = uv_handle_get_data(handle).cast::<Poll>();
+  if poll.is_null() {
+    return;
+  }
+  // SAFETY: set in `attach`, freed only in `closed`, after this handle stops.
+  let poll = &*poll;
+  // No panic may unwind into libuv.
+  let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    if status < 0 {
+      return Read::Ended;
+    }
+    poll.pipe.read_now()
+  }))
+  .unwrap_or(Read::Ended);
+  match read {
+    Read::Nothing => {}
+    Read::ForJs => call_js(poll),
+    Read::Ended => {
+      poll.pipe.end_js_reads();
+      close(handle);
+    }
+  }
+}
+
+/// Calls `transport.wake(drained)` as libuv callbacks call into JS: in a
+/// handle scope and an async callback scope, which runs the microtasks (the
+/// settled promises' continuations) before returning to the loop. The
+/// drained results go as the argument, saving JS a call back into `drain`.
+fn call_js(poll: &Poll) {
+  // SAFETY: on the JS thread (a libuv callback of the env's own loop); the
+  // reference and context belong to this handle.
+  unsafe {
+    let env = poll.env;
+    let mut scope = ptr::null_mut();
+    if sys::napi_open_handle_scope(env, &mut scope) != sys::Status::napi_ok {
+      return;
+    }
+    let mut func = ptr::null_mut();
+    let mut recv = ptr::null_mut();
+    if sys::napi_get_reference_value(env, poll.func, &mut func) == sys::Status::napi_ok
+      && !func.is_null()
+      // napi_make_callback wants an object as `this`.
+      && sys::napi_get_global(env, &mut recv) == sys::Status::napi_ok
+    {
+      let drained = poll.pipe.bridge().drain();
+      let mut argv = [ptr::null_mut()];
+      let argc = match Drained::to_napi_value(env, drained) {
+        Ok(value) => {
+          argv[0] = value;
+          1
+        }
+        // Without the argument, JS drains by itself.
+        Err(_) => 0,
+      };
+      let mut result = ptr::null_mut();
+      let status = sys::napi_make_callback(
+        env,
+        poll.context,
+        recv,
+        func,
+        argc,
+        argv.as_ptr(),
+        &mut result,
+      );
+      if status == sys::Status::napi_pending_exception {
+        // What an exception thrown in a libuv callback becomes: 'uncaughtException'.
+        let mut err = ptr::null_mut();
+        if sys::napi_get_and_clear_last_exception(env, &mut err) == sys::Status::napi_ok {
+          sys::napi_fatal_exception(env, err);
+        }
+      }
+    }
+    sys::napi_close_handle_scope(env, scope);
+  }
+}
+
+/// Stops and closes a handle; `closed` frees it.
+unsafe fn close(handle: *mut c_void) {
+  uv_poll_stop(handle);
+  uv_close(handle, closed);
+}
+
+unsafe extern "C" fn closed(handle: *mut c_void) {
+  let poll = uv_handle_get_data(handle).cast::<Poll>();
+  if !poll.is_null() {
+    // SAFETY: the Box leaked in `attach`, reclaimed once.
+    Box::from_raw(poll).release();
+  }
+  free_handle(handle);
+}
+
+fn handle_layout() -> Option<std::alloc::Layout> {
+  // SAFETY: a pure size query.
+  let size = unsafe { uv_handle_size(UV_POLL) };
+  std::alloc::Layout::from_size_align(size.max(1), 16).ok()
+}
+
+unsafe fn alloc_handle() -> *mut c_void {
+  match handle_layout() {
+    Some(layout) => std::alloc::alloc_zeroed(layout).cast(),
+    None => ptr::null_mut(),
+  }
+}
+
+unsafe fn free_handle(handle: *mut c_void) {
+  if handle.is_null() {
+    return;
+  }
+  if let Some(layout) = handle_layout() {
+    std::alloc::dealloc(handle.cast(), layout);
+  }
+}
