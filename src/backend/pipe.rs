@@ -234,6 +234,7 @@ impl Pipe {
     Ok(())
   }
 
+  #[cfg(unix)]
   /// Where this connection's JS results go.
   pub fn bridge(&self) -> &Bridge {
     &self.bridge
@@ -267,6 +268,7 @@ impl Pipe {
     self.tcp.as_ref().map(Socket::raw_fd)
   }
 
+  #[cfg(unix)]
   /// Hands reading to the JS thread, once its event-loop handle is
   /// watching the socket; the read task then stops watching it.
   pub fn begin_js_reads(&self) {
@@ -275,6 +277,7 @@ impl Pipe {
     self.busy.notify_one();
   }
 
+  #[cfg(unix)]
   /// Gives reading back to the tokio task.
   pub fn end_js_reads(&self) {
     self.js_reads.store(false, Ordering::Release);
@@ -285,6 +288,7 @@ impl Pipe {
     self.js_reads.load(Ordering::Acquire)
   }
 
+  #[cfg(unix)]
   fn note_js_read(&self) {
     let now = self.born.elapsed().as_millis() as u64;
     self.js_read_at.store(now, Ordering::Relaxed);
@@ -296,6 +300,7 @@ impl Pipe {
     self.born.elapsed().saturating_sub(last) >= JS_GRACE && !self.state().queue.is_empty()
   }
 
+  #[cfg(unix)]
   /// Reads what the socket holds, on the JS thread: JS results go to the
   /// bridge without a threadsafe-function wake-up (the caller drains).
   pub fn read_now(&self) -> Read {
