@@ -72,7 +72,7 @@ impl JsWake {
     let Some(fd) = pipe.raw_fd() else {
       return;
     };
-    if !pipe.begin_js_reads() {
+    if pipe.js_reads() {
       return;
     }
     // SAFETY: on the JS thread, with the loop of this env. The handle
@@ -80,7 +80,7 @@ impl JsWake {
     // libuv is done with it; its data pointer owns the `Poll` until then.
     unsafe {
       let Some(poll) = Poll::new(self, pipe.clone()) else {
-        return pipe.end_js_reads();
+        return;
       };
       let mut event_loop = ptr::null_mut();
       let handle = alloc_handle();
@@ -90,14 +90,16 @@ impl JsWake {
       {
         free_handle(handle);
         poll.release();
-        return pipe.end_js_reads();
+        return;
       }
       uv_handle_set_data(handle, Box::into_raw(Box::new(poll)).cast());
       uv_unref(handle);
       if uv_poll_start(handle, UV_READABLE, on_readable) != 0 {
-        pipe.end_js_reads();
         close(handle);
+        return;
       }
+      // Only now: the read task stops watching the socket when JS reads.
+      pipe.begin_js_reads();
     }
   }
 }

@@ -23,7 +23,9 @@ mod ratelimit;
 mod resp;
 mod script;
 
-use napi::bindgen_prelude::{Buffer, Either, Function, JsValue};
+#[cfg(unix)]
+use napi::bindgen_prelude::JsValue;
+use napi::bindgen_prelude::{Buffer, Either, Function};
 use napi::Env;
 use napi_derive::napi;
 

@@ -10,6 +10,7 @@ pub mod memory;
 pub mod pipe;
 pub mod redis;
 pub mod sentinel;
+pub mod socket;
 pub mod tracking;
 pub mod wire;
 

@@ -25,12 +25,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinHandle;
 use tokio_rustls::client::TlsStream;
 
+use super::socket::{self, Socket, SocketReader};
 use super::wire::Stream;
 use super::{Args, Reply};
 use crate::bridge::{Bridge, Decode, Done};
@@ -88,12 +88,10 @@ struct State {
 }
 
 pub struct Pipe {
-  /// Plain TCP: the socket's write side, for writes from the JS thread.
-  /// `None` over TLS, where the writer task owns the write side.
-  direct: Option<OwnedWriteHalf>,
-  /// Plain TCP: the socket's read side, read under `inbox`'s lock by the
-  /// tokio task or the JS thread.
-  tcp_read: Option<OwnedReadHalf>,
+  /// Plain TCP: the socket, written from the JS thread and read under
+  /// `inbox`'s lock by the tokio task or the JS thread. `None` over TLS,
+  /// where the tasks own the stream's halves.
+  tcp: Option<Socket>,
   /// Bytes read and not parsed yet.
   inbox: Mutex<Vec<u8>>,
   /// The JS thread reads replies (`event_loop.rs`).
@@ -115,20 +113,19 @@ pub struct Pipe {
 
 impl Pipe {
   /// Starts the reader and writer tasks on an established, authenticated stream.
-  pub fn start(stream: Stream, bridge: Arc<Bridge>, timeout: Duration) -> Arc<Pipe> {
-    let (tcp_read, direct, tls_read, tls_write) = match stream {
-      Stream::Tcp(tcp) => {
-        let (r, w) = tcp.into_split();
-        (Some(r), Some(w), None, None)
-      }
+  pub fn start(stream: Stream, bridge: Arc<Bridge>, timeout: Duration) -> Result<Arc<Pipe>> {
+    let (tcp, watch, tls_read, tls_write) = match stream {
+      Stream::Tcp(tcp) => match socket::split(tcp) {
+        Ok((socket, watch)) => (Some(socket), Some(watch), None, None),
+        Err(err) => return Err(Error::from(err)),
+      },
       Stream::Tls(tls) => {
         let (r, w) = tokio::io::split(*tls);
         (None, None, Some(r), Some(w))
       }
     };
     let pipe = Arc::new(Pipe {
-      direct,
-      tcp_read,
+      tcp,
       inbox: Mutex::new(Vec::with_capacity(64 * 1024)),
       js_reads: AtomicBool::new(false),
       js_read_at: AtomicU64::new(0),
@@ -141,13 +138,14 @@ impl Pipe {
       lost: Notify::new(),
       tasks: Mutex::new(Vec::new()),
     });
-    let reader = match tls_read {
-      Some(tls) => napi::bindgen_prelude::spawn(read_tls(pipe.clone(), tls)),
-      None => napi::bindgen_prelude::spawn(read_tcp(pipe.clone())),
+    let reader = match (tls_read, watch) {
+      (Some(tls), _) => napi::bindgen_prelude::spawn(read_tls(pipe.clone(), tls)),
+      (None, Some(watch)) => napi::bindgen_prelude::spawn(read_tcp(pipe.clone(), watch)),
+      (None, None) => return Ok(pipe),
     };
     let writer = napi::bindgen_prelude::spawn(write_loop(pipe.clone(), tls_write));
     *pipe.tasks() = vec![reader, writer];
-    pipe
+    Ok(pipe)
   }
 
   fn state(&self) -> MutexGuard<'_, State> {
@@ -209,13 +207,12 @@ impl Pipe {
     let was_idle = state.queue.is_empty();
     state.queue.extend(waiters);
     let direct = self
-      .direct
+      .tcp
       .as_ref()
       .filter(|_| !state.writing && state.outbox.is_empty());
     if let Some(socket) = direct {
       // The socket is ours right now: write from this thread, no hop.
-      let written =
-        napi::bindgen_prelude::within_runtime_if_available(|| socket.try_write(payload));
+      let written = socket.try_send(payload);
       match written {
         Ok(n) if n == payload.len() => {}
         Ok(n) => state.outbox.extend_from_slice(&payload[n..]),
@@ -237,6 +234,7 @@ impl Pipe {
     Ok(())
   }
 
+  #[cfg(unix)]
   /// Where this connection's JS results go.
   pub fn bridge(&self) -> &Bridge {
     &self.bridge
@@ -256,8 +254,8 @@ impl Pipe {
   /// down too, which wakes an event-loop reader so it lets go of it.
   pub fn shutdown(&self, err: Error) {
     self.fail(err);
-    if let Some(socket) = &self.direct {
-      let _ = socket2::SockRef::from(socket.as_ref()).shutdown(std::net::Shutdown::Both);
+    if let Some(socket) = &self.tcp {
+      socket.shutdown();
     }
     for task in self.tasks().drain(..) {
       task.abort();
@@ -267,16 +265,19 @@ impl Pipe {
   /// The socket's descriptor, for an event-loop reader (plain TCP only).
   #[cfg(unix)]
   pub fn raw_fd(&self) -> Option<std::os::fd::RawFd> {
-    use std::os::fd::AsRawFd;
-    self.tcp_read.as_ref().map(|r| r.as_ref().as_raw_fd())
+    self.tcp.as_ref().map(Socket::raw_fd)
   }
 
-  /// Hands reading to the JS thread; false if it already has it.
-  pub fn begin_js_reads(&self) -> bool {
+  #[cfg(unix)]
+  /// Hands reading to the JS thread, once its event-loop handle is
+  /// watching the socket; the read task then stops watching it.
+  pub fn begin_js_reads(&self) {
     self.note_js_read();
-    !self.js_reads.swap(true, Ordering::AcqRel)
+    self.js_reads.store(true, Ordering::Release);
+    self.busy.notify_one();
   }
 
+  #[cfg(unix)]
   /// Gives reading back to the tokio task.
   pub fn end_js_reads(&self) {
     self.js_reads.store(false, Ordering::Release);
@@ -287,6 +288,7 @@ impl Pipe {
     self.js_reads.load(Ordering::Acquire)
   }
 
+  #[cfg(unix)]
   fn note_js_read(&self) {
     let now = self.born.elapsed().as_millis() as u64;
     self.js_read_at.store(now, Ordering::Relaxed);
@@ -298,16 +300,18 @@ impl Pipe {
     self.born.elapsed().saturating_sub(last) >= JS_GRACE && !self.state().queue.is_empty()
   }
 
+  #[cfg(unix)]
   /// Reads what the socket holds, on the JS thread: JS results go to the
   /// bridge without a threadsafe-function wake-up (the caller drains).
   pub fn read_now(&self) -> Read {
     self.note_js_read();
-    self.read_available(Reader::Js)
+    self.read_available(Reader::Js, None)
   }
 
-  /// Reads until the socket would block and dispatches the replies.
-  fn read_available(&self, reader: Reader) -> Read {
-    let Some(socket) = &self.tcp_read else {
+  /// Reads until the socket would block (`watch`: through tokio's watch,
+  /// for `Reader::Tokio`) and dispatches the replies.
+  fn read_available(&self, reader: Reader, watch: Option<&SocketReader>) -> Read {
+    let Some(socket) = &self.tcp else {
       return Read::Ended;
     };
     let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
@@ -317,9 +321,9 @@ impl Pipe {
         inbox.reserve(64 * 1024);
       }
       let room = inbox.capacity() - inbox.len();
-      let read = match reader {
-        Reader::Tokio => socket.try_read_buf(&mut *inbox),
-        Reader::Js | Reader::Watchdog => recv_into(socket.as_ref(), &mut inbox),
+      let read = match watch {
+        Some(watch) => watch.try_recv(&mut inbox),
+        None => socket.recv_now(&mut inbox),
       };
       let err = match read {
         Ok(0) => Error::unavailable("Redis closed the connection"),
@@ -454,16 +458,8 @@ impl Pipe {
   }
 }
 
-/// One `recv` into the spare capacity of `buf`, without tokio's readiness.
-fn recv_into(socket: &TcpStream, buf: &mut Vec<u8>) -> io::Result<usize> {
-  let len = buf.len();
-  let n = socket2::SockRef::from(socket).recv(buf.spare_capacity_mut())?;
-  // SAFETY: `recv` initialized the first `n` bytes of the spare capacity.
-  unsafe { buf.set_len(len + n) };
-  Ok(n)
-}
-
-/// Waits for the oldest request's deadline, or for a request on an idle connection.
+/// Waits for the oldest request's deadline, or for a request on an idle
+/// connection (which the sender announces).
 async fn until_due(pipe: &Pipe, next: Option<Instant>) {
   match next {
     Some(at) => tokio::time::sleep_until(at.into()).await,
@@ -471,12 +467,11 @@ async fn until_due(pipe: &Pipe, next: Option<Instant>) {
   }
 }
 
-/// Reads plain TCP replies, and expires overdue requests. While the JS
-/// thread reads, only checks on it every `JS_GRACE` while requests wait.
-async fn read_tcp(pipe: Arc<Pipe>) {
-  let Some(socket) = pipe.tcp_read.as_ref() else {
-    return;
-  };
+/// Reads plain TCP replies, and expires overdue requests. Once the JS
+/// thread reads, stops watching the socket and only steps in, every
+/// `JS_GRACE` while requests wait, for replies JS leaves waiting.
+async fn read_tcp(pipe: Arc<Pipe>, watch: SocketReader) {
+  let mut watch = Some(watch);
   loop {
     let now = Instant::now();
     let next = pipe.expire(now);
@@ -484,24 +479,28 @@ async fn read_tcp(pipe: Arc<Pipe>) {
       return;
     }
     if pipe.js_reads() {
+      watch = None;
+      // A tick while requests wait, so that a request costs no wake-up
+      // here (timeouts are then checked to within `JS_GRACE`); parked on
+      // `busy` while idle.
       let waiting = !pipe.state().queue.is_empty();
       let check = waiting.then(|| next.map_or(now + JS_GRACE, |at| at.min(now + JS_GRACE)));
       until_due(&pipe, check).await;
       if pipe.js_late() {
-        pipe.read_available(Reader::Watchdog);
+        pipe.read_available(Reader::Watchdog, None);
       }
       continue;
     }
-    tokio::select! {
-      ready = socket.readable() => {
-        if let Err(err) = ready {
-          return pipe.fail(Error::from(err));
-        }
-      }
-      _ = until_due(&pipe, next) => continue,
-    }
-    if let Read::Ended = pipe.read_available(Reader::Tokio) {
+    let Some(w) = &watch else {
       return;
+    };
+    tokio::select! {
+      read = w.on_readable(|| pipe.read_available(Reader::Tokio, Some(w))) => match read {
+        Ok(Read::Ended) => return,
+        Ok(_) => {}
+        Err(err) => return pipe.fail(Error::from(err)),
+      },
+      _ = until_due(&pipe, next) => {}
     }
   }
 }
@@ -542,9 +541,9 @@ async fn write_loop(pipe: Arc<Pipe>, mut tls: Option<TlsWriter>) {
         }
         std::mem::take(&mut state.outbox)
       };
-      let written = match (&mut tls, &pipe.direct) {
+      let written = match (&mut tls, &pipe.tcp) {
         (Some(tls), _) => write_tls(tls, &chunk).await,
-        (None, Some(socket)) => write_direct(socket, &chunk).await,
+        (None, Some(socket)) => socket.send_all(&chunk).await,
         (None, None) => Err(io::Error::from(io::ErrorKind::NotConnected)),
       };
       if let Err(e) = written {
@@ -557,18 +556,4 @@ async fn write_loop(pipe: Arc<Pipe>, mut tls: Option<TlsWriter>) {
 async fn write_tls(tls: &mut TlsWriter, bytes: &[u8]) -> io::Result<()> {
   tls.write_all(bytes).await?;
   tls.flush().await
-}
-
-/// Writes through the shared write side, which the JS thread may also use
-/// (never at the same time: `State::writing` says who owns it).
-async fn write_direct(socket: &OwnedWriteHalf, mut rest: &[u8]) -> io::Result<()> {
-  while !rest.is_empty() {
-    socket.writable().await?;
-    match socket.try_write(rest) {
-      Ok(n) => rest = &rest[n..],
-      Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-      Err(e) => return Err(e),
-    }
-  }
-  Ok(())
 }

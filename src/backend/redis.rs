@@ -198,7 +198,7 @@ impl Shared {
         }
       }
     };
-    let pipe = Pipe::start(stream, self.bridge.clone(), self.command_timeout);
+    let pipe = Pipe::start(stream, self.bridge.clone(), self.command_timeout)?;
     Ok((Live { pipe, host, port }, subscriber))
   }
 
@@ -218,11 +218,7 @@ impl Shared {
       None => return Err(Error::unavailable("not connected to Redis")),
     };
     let stream = self.dialer.open(&host, port).await?;
-    Ok(Pipe::start(
-      stream,
-      self.bridge.clone(),
-      self.command_timeout,
-    ))
+    Pipe::start(stream, self.bridge.clone(), self.command_timeout)
   }
 }
 
