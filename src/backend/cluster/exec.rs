@@ -1,8 +1,10 @@
 //! Batches on a cluster. The JS layer sends one microtask's commands as one
 //! batch, whose keys may live in any slot: each command goes on its own,
 //! all at once (the driver pipelines those that share a node), and the
-//! replies come back in batch order. Polled in order, same-node commands
-//! leave in batch order too, so a GET after a SET of the same key sees it.
+//! replies come back in batch order. They reach the driver in batch order
+//! (polled in order; its channel serves first come, first served), which
+//! writes each node's commands in the order it got them: a GET after a SET
+//! of the same key in one batch sees it.
 //!
 //! A transaction (MULTI ... EXEC, which the JS layer never splits across
 //! batches) must reach one node as one pipeline, which the driver routes by
