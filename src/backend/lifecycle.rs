@@ -1,9 +1,8 @@
 //! What a networked backend's life is made of, whatever the connection:
 //! health, closing, the outcome of the first attempt, the supervisor loop
 //! (connect, serve until the connection is lost, back off, again), and the
-//! idle connections kept for blocking commands. The cluster backend runs on
-//! it; the single-server backend has the same loop inline and can move onto
-//! this one.
+//! idle connections kept for blocking commands. The single-server (and
+//! Sentinel) backend and the cluster backend both run on it.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,7 +10,6 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::redis::backoff_ms;
 use super::{BoxFuture, Event, EventSink, Health};
 use crate::error::{Error, Kind, Result};
 
@@ -90,6 +88,15 @@ impl Lifecycle {
   }
 }
 
+const FIRST_BACKOFF_MS: u64 = 100;
+const MAX_BACKOFF_MS: u64 = 5_000;
+
+/// The wait before reconnection attempt `attempt` (from 1): 100 ms doubling to 5 s.
+fn backoff_ms(attempt: u32) -> u64 {
+  let exp = attempt.saturating_sub(1).min(16);
+  (FIRST_BACKOFF_MS << exp).min(MAX_BACKOFF_MS)
+}
+
 /// A backend's connection, as the supervisor drives it.
 pub trait Link: Send + Sync + 'static {
   type Conn: Send;
@@ -164,15 +171,42 @@ impl<C> Pool<C> {
     self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()
   }
 
-  /// Keeps `conn` for the next command, unless enough are kept.
-  pub fn give(&self, conn: C) {
+  /// Keeps `conn` for the next command; hands it back when enough are kept.
+  pub fn give(&self, conn: C) -> Option<C> {
     let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
     if idle.len() < self.most {
       idle.push(conn);
+      return None;
     }
+    Some(conn)
   }
 
-  pub fn clear(&self) {
-    self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+  /// Takes every idle connection out.
+  pub fn drain(&self) -> Vec<C> {
+    std::mem::take(&mut *self.idle.lock().unwrap_or_else(|e| e.into_inner()))
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn backoff_doubles_then_caps() {
+    assert_eq!(backoff_ms(1), 100);
+    assert_eq!(backoff_ms(2), 200);
+    assert_eq!(backoff_ms(4), 800);
+    assert_eq!(backoff_ms(50), MAX_BACKOFF_MS);
+  }
+
+  #[test]
+  fn the_pool_keeps_at_most_its_bound() {
+    let pool = Pool::new(1);
+    assert_eq!(pool.give(1), None);
+    assert_eq!(pool.give(2), Some(2));
+    assert_eq!(pool.take(), Some(1));
+    assert_eq!(pool.give(3), None);
+    assert_eq!(pool.drain(), vec![3]);
+    assert_eq!(pool.take(), None);
   }
 }

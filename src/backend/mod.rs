@@ -18,7 +18,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::error::Result;
+use crate::error::{Error, Kind, Result};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -137,8 +137,86 @@ pub async fn exec_one(backend: &dyn Backend, args: Args) -> Result<Reply> {
     .unwrap_or_else(|| Err(crate::error::Error::unavailable("no reply")))
 }
 
+/// Deletes what `SCAN MATCH pattern COUNT batch` finds, to the end of the
+/// keyspace `scan` walks (a server's, or one cluster node's), with UNLINKs
+/// through `backend`; returns how many keys were deleted.
+pub async fn scan_unlink<F, Fut>(
+  backend: &dyn Backend,
+  pattern: Vec<u8>,
+  batch: usize,
+  mut scan: F,
+) -> Result<u64>
+where
+  F: FnMut(Args) -> Fut,
+  Fut: Future<Output = Result<Reply>>,
+{
+  let count = batch.to_string();
+  let mut cursor = b"0".to_vec();
+  let mut deleted = 0u64;
+  loop {
+    let reply = scan(crate::args![
+      b"SCAN", cursor, b"MATCH", pattern, b"COUNT", count
+    ])
+    .await?;
+    let (next, keys) = split_scan(reply)?;
+    if !keys.is_empty() {
+      let mut unlink = vec![b"UNLINK".to_vec()];
+      unlink.extend(keys);
+      let n = exec_one(backend, unlink).await?;
+      deleted += n.as_int().unwrap_or(0).max(0) as u64;
+    }
+    if next == b"0" {
+      return Ok(deleted);
+    }
+    cursor = next;
+  }
+}
+
+/// Splits a SCAN reply into the next cursor and the keys of this batch.
+pub(crate) fn split_scan(reply: Reply) -> Result<(Vec<u8>, Vec<Vec<u8>>)> {
+  let unexpected = || Error::new(Kind::Redis, "unexpected SCAN reply");
+  let Reply::Array(mut parts) = reply else {
+    return Err(unexpected());
+  };
+  if parts.len() != 2 {
+    return Err(unexpected());
+  }
+  let keys = match parts.pop() {
+    Some(Reply::Array(keys)) => keys
+      .into_iter()
+      .filter_map(|k| match k {
+        Reply::Bulk(b) => Some(b),
+        _ => None,
+      })
+      .collect(),
+    _ => return Err(unexpected()),
+  };
+  match parts.pop() {
+    Some(Reply::Bulk(cursor)) => Ok((cursor, keys)),
+    _ => Err(unexpected()),
+  }
+}
+
 /// Builds an argument vector from anything byte-like.
 #[macro_export]
 macro_rules! args {
   ($($a:expr),* $(,)?) => { vec![$(AsRef::<[u8]>::as_ref(&$a).to_vec()),*] };
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn scan_reply_splits_into_cursor_and_keys() {
+    let reply = Reply::Array(vec![
+      Reply::Bulk(b"17".to_vec()),
+      Reply::Array(vec![Reply::Bulk(b"a".to_vec()), Reply::Bulk(b"b".to_vec())]),
+    ]);
+    assert_eq!(
+      split_scan(reply),
+      Ok((b"17".to_vec(), vec![b"a".to_vec(), b"b".to_vec()]))
+    );
+    assert!(split_scan(Reply::Nil).is_err());
+  }
 }

@@ -17,12 +17,10 @@
 //!   still hold it blocked.
 //! - `close()` stops the supervisor and drops every connection.
 
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::watch;
-
+use super::lifecycle::{self, Lifecycle, Link, Pool};
 use super::pipe::Pipe;
 use super::sentinel::{self, Sentinels};
 use super::tracking::{Invalidation, Subscriber, Tracking};
@@ -33,8 +31,6 @@ use crate::config::{SentinelTarget, TlsOptions};
 use crate::error::{Error, Kind, Result};
 
 const HEARTBEAT: Duration = Duration::from_secs(1);
-const FIRST_BACKOFF_MS: u64 = 100;
-const MAX_BACKOFF_MS: u64 = 5_000;
 /// Idle connections kept for blocking commands.
 const BLOCKING_POOL: usize = 4;
 
@@ -67,13 +63,8 @@ struct Shared {
   command_timeout: Duration,
   conn: Mutex<Option<Live>>,
   /// Connections for blocking commands, to the current server.
-  blocking_pool: Mutex<Vec<Arc<Pipe>>>,
-  health: AtomicU8,
-  /// `true` once closed; the supervisor and waiters watch it.
-  closed: watch::Sender<bool>,
-  /// The outcome of the first connection attempt, once known.
-  first: watch::Sender<Option<Result<()>>>,
-  events: EventSink,
+  blocking_pool: Pool<Arc<Pipe>>,
+  life: Lifecycle,
   tracking: Option<Tracking>,
 }
 
@@ -112,29 +103,18 @@ impl RedisBackend {
       bridge: opts.bridge,
       command_timeout: opts.command_timeout,
       conn: Mutex::new(None),
-      blocking_pool: Mutex::new(Vec::new()),
-      health: AtomicU8::new(Health::Connecting as u8),
-      closed: watch::channel(false).0,
-      first: watch::channel(None).0,
-      events: opts.events,
+      blocking_pool: Pool::new(BLOCKING_POOL),
+      life: Lifecycle::new(opts.events),
       tracking: opts.tracking,
     });
-    napi::bindgen_prelude::spawn(supervise(shared.clone()));
+    napi::bindgen_prelude::spawn(lifecycle::supervise(shared.clone()));
     Ok(RedisBackend { shared })
   }
 }
 
 impl Shared {
-  fn set_health(&self, health: Health) {
-    self.health.store(health as u8, Ordering::Release);
-  }
-
   fn live(&self) -> MutexGuard<'_, Option<Live>> {
     self.conn.lock().unwrap_or_else(|e| e.into_inner())
-  }
-
-  fn pool(&self) -> MutexGuard<'_, Vec<Arc<Pipe>>> {
-    self.blocking_pool.lock().unwrap_or_else(|e| e.into_inner())
   }
 
   pub(super) fn current(&self) -> Option<Arc<Pipe>> {
@@ -149,13 +129,9 @@ impl Shared {
     if let Some(old) = old {
       old.pipe.shutdown(lost());
     }
-    for pipe in self.pool().drain(..) {
+    for pipe in self.blocking_pool.drain() {
       pipe.shutdown(lost());
     }
-  }
-
-  fn is_closed(&self) -> bool {
-    *self.closed.borrow()
   }
 
   async fn locate(&self) -> Result<(String, u16)> {
@@ -191,7 +167,7 @@ impl Shared {
               "CLIENT TRACKING refused, L1 kept by ttl only: {}",
               err.message()
             );
-            (self.events)(Event::Error(Error::new(Kind::Redis, why)));
+            (self.life.events)(Event::Error(Error::new(Kind::Redis, why)));
             None
           }
           Err(err) => return Err(err),
@@ -206,7 +182,7 @@ impl Shared {
   /// the current server.
   async fn blocking_conn(&self) -> Result<Arc<Pipe>> {
     loop {
-      let pooled = self.pool().pop();
+      let pooled = self.blocking_pool.take();
       match pooled {
         Some(pipe) if pipe.is_dead() => continue,
         Some(pipe) => return Ok(pipe),
@@ -222,59 +198,42 @@ impl Shared {
   }
 }
 
-/// Connects, watches the connection, and reconnects with backoff until closed.
-async fn supervise(shared: Arc<Shared>) {
-  let mut closed = shared.closed.subscribe();
-  let mut attempt: u32 = 0;
-  loop {
-    let outcome = tokio::select! {
-      r = shared.connect() => r,
-      _ = closed.wait_for(|c| *c) => break,
-    };
-    shared.first.send_if_modified(|first| {
-      let unset = first.is_none();
-      if unset {
-        *first = Some(outcome.as_ref().map(|_| ()).map_err(Clone::clone));
+/// The connection and, with L1 coherence, its invalidation subscriber.
+type Connected = (Live, Option<Subscriber>);
+
+impl Link for Shared {
+  type Conn = Connected;
+
+  fn lifecycle(&self) -> &Lifecycle {
+    &self.life
+  }
+
+  fn connect(&self) -> BoxFuture<'_, Result<Connected>> {
+    Box::pin(Shared::connect(self))
+  }
+
+  fn install(&self, (live, _): &Connected) {
+    self.replace(Some(live.clone()));
+  }
+
+  /// Losing the subscriber loses the connection too: invalidations may be missed.
+  fn watch(&self, (live, mut subscriber): Connected) -> BoxFuture<'_, Error> {
+    Box::pin(async move {
+      let check_role = matches!(self.locator, Locator::Sentinel(_));
+      tokio::select! {
+        r = watch_connection(&live.pipe, check_role) => r,
+        r = super::tracking::lost(subscriber.as_mut()) => r,
       }
-      unset
-    });
-    match outcome {
-      Ok((live, mut subscriber)) => {
-        attempt = 0;
-        let conn = live.pipe.clone();
-        shared.replace(Some(live));
-        shared.set_health(Health::Ready);
-        (shared.events)(Event::Ready);
-        let check_role = matches!(shared.locator, Locator::Sentinel(_));
-        let reason = tokio::select! {
-          r = watch_connection(&conn, check_role) => r,
-          r = super::tracking::lost(subscriber.as_mut()) => r,
-          _ = closed.wait_for(|c| *c) => break,
-        };
-        drop(subscriber);
-        shared.replace(None);
-        if let Some(t) = &shared.tracking {
-          (t.sink)(Invalidation::All);
-        }
-        shared.set_health(Health::Down);
-        (shared.events)(Event::Error(reason));
-      }
-      Err(err) => {
-        shared.set_health(Health::Down);
-        (shared.events)(Event::Error(err));
-      }
-    }
-    attempt = attempt.saturating_add(1);
-    let delay_ms = backoff_ms(attempt);
-    (shared.events)(Event::Reconnecting { attempt, delay_ms });
-    tokio::select! {
-      _ = tokio::time::sleep(Duration::from_millis(delay_ms)) => {}
-      _ = closed.wait_for(|c| *c) => break,
+    })
+  }
+
+  /// Everything in the L1 may have changed unseen.
+  fn lost(&self) {
+    self.replace(None);
+    if let Some(t) = &self.tracking {
+      (t.sink)(Invalidation::All);
     }
   }
-  shared.replace(None);
-  shared.set_health(Health::Closed);
-  (shared.events)(Event::End);
 }
 
 /// Returns why the connection is no longer usable: it failed, an idle
@@ -301,30 +260,18 @@ async fn watch_connection(conn: &Pipe, check_role: bool) -> Error {
   }
 }
 
-pub(crate) fn backoff_ms(attempt: u32) -> u64 {
-  let exp = attempt.saturating_sub(1).min(16);
-  (FIRST_BACKOFF_MS << exp).min(MAX_BACKOFF_MS)
-}
-
 impl Backend for RedisBackend {
   fn name(&self) -> &'static str {
     "redis"
   }
 
   fn first_connect(&self) -> BoxFuture<'_, Result<()>> {
-    Box::pin(async move {
-      let mut rx = self.shared.first.subscribe();
-      let outcome = rx.wait_for(|first| first.is_some()).await;
-      match outcome {
-        Ok(first) => first.clone().unwrap_or(Ok(())),
-        Err(_) => Err(Error::closed()),
-      }
-    })
+    Box::pin(self.shared.life.first_connect())
   }
 
   fn exec(&self, cmds: Vec<Args>) -> BoxFuture<'_, Vec<Result<Reply>>> {
     Box::pin(async move {
-      if self.shared.is_closed() {
+      if self.shared.life.is_closed() {
         return vec![Err(Error::closed()); cmds.len()];
       }
       match self.shared.current() {
@@ -339,42 +286,22 @@ impl Backend for RedisBackend {
   }
 
   fn delete_matching(&self, pattern: Vec<u8>, batch: usize) -> BoxFuture<'_, Result<u64>> {
-    Box::pin(async move {
-      let count = batch.to_string();
-      let mut cursor = b"0".to_vec();
-      let mut deleted = 0u64;
-      loop {
-        let reply = super::exec_one(
-          self,
-          crate::args![b"SCAN", cursor, b"MATCH", pattern, b"COUNT", count],
-        )
-        .await?;
-        let (next, keys) = split_scan(reply)?;
-        if !keys.is_empty() {
-          let mut unlink = vec![b"UNLINK".to_vec()];
-          unlink.extend(keys);
-          let n = super::exec_one(self, unlink).await?;
-          deleted += n.as_int().unwrap_or(0).max(0) as u64;
-        }
-        if next == b"0" {
-          return Ok(deleted);
-        }
-        cursor = next;
-      }
-    })
+    Box::pin(super::scan_unlink(self, pattern, batch, move |scan| {
+      super::exec_one(self, scan)
+    }))
   }
 
   fn exec_blocking(&self, args: Args, wait: Duration) -> BoxFuture<'_, Result<Reply>> {
     Box::pin(async move {
       let shared = &self.shared;
-      if shared.is_closed() {
+      if shared.life.is_closed() {
         return Err(Error::closed());
       }
       let conn = shared.blocking_conn().await?;
-      let mut closed = shared.closed.subscribe();
+      // The pipe bounds the reply by `wait` plus the command timeout itself.
       let outcome = tokio::select! {
         mut r = conn.exec_within(vec![args], wait + shared.command_timeout) => r.pop(),
-        _ = closed.wait_for(|c| *c) => Some(Err(Error::closed())),
+        _ = shared.life.closing() => Some(Err(Error::closed())),
       };
       let outcome = outcome.unwrap_or_else(|| Err(Error::unavailable("no reply")));
       match &outcome {
@@ -387,9 +314,11 @@ impl Backend for RedisBackend {
           return outcome;
         }
       }
-      let mut pool = shared.pool();
-      if pool.len() < BLOCKING_POOL && shared.current().is_some() {
-        pool.push(conn);
+      // Kept only while its server is the current one (`replace` empties the pool).
+      if shared.current().is_some() {
+        if let Some(extra) = shared.blocking_pool.give(conn) {
+          extra.shutdown(Error::closed());
+        }
       } else {
         conn.shutdown(Error::closed());
       }
@@ -398,67 +327,11 @@ impl Backend for RedisBackend {
   }
 
   fn health(&self) -> Health {
-    match self.shared.health.load(Ordering::Acquire) {
-      x if x == Health::Ready as u8 => Health::Ready,
-      x if x == Health::Connecting as u8 => Health::Connecting,
-      x if x == Health::Down as u8 => Health::Down,
-      _ => Health::Closed,
-    }
+    self.shared.life.health()
   }
 
   fn close(&self) {
-    self.shared.closed.send_replace(true);
+    self.shared.life.close();
     self.shared.replace(None);
-  }
-}
-
-/// Splits a SCAN reply into the next cursor and the keys of this batch.
-pub(crate) fn split_scan(reply: Reply) -> Result<(Vec<u8>, Vec<Vec<u8>>)> {
-  let unexpected = || Error::new(Kind::Redis, "unexpected SCAN reply");
-  let Reply::Array(mut parts) = reply else {
-    return Err(unexpected());
-  };
-  if parts.len() != 2 {
-    return Err(unexpected());
-  }
-  let keys = match parts.pop() {
-    Some(Reply::Array(keys)) => keys
-      .into_iter()
-      .filter_map(|k| match k {
-        Reply::Bulk(b) => Some(b),
-        _ => None,
-      })
-      .collect(),
-    _ => return Err(unexpected()),
-  };
-  match parts.pop() {
-    Some(Reply::Bulk(cursor)) => Ok((cursor, keys)),
-    _ => Err(unexpected()),
-  }
-}
-
-#[cfg(test)]
-mod tests {
-  use super::*;
-
-  #[test]
-  fn backoff_doubles_then_caps() {
-    assert_eq!(backoff_ms(1), 100);
-    assert_eq!(backoff_ms(2), 200);
-    assert_eq!(backoff_ms(4), 800);
-    assert_eq!(backoff_ms(50), MAX_BACKOFF_MS);
-  }
-
-  #[test]
-  fn scan_reply_splits_into_cursor_and_keys() {
-    let reply = Reply::Array(vec![
-      Reply::Bulk(b"17".to_vec()),
-      Reply::Array(vec![Reply::Bulk(b"a".to_vec()), Reply::Bulk(b"b".to_vec())]),
-    ]);
-    assert_eq!(
-      split_scan(reply),
-      Ok((b"17".to_vec(), vec![b"a".to_vec(), b"b".to_vec()]))
-    );
-    assert!(split_scan(Reply::Nil).is_err());
   }
 }

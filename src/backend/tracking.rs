@@ -43,7 +43,7 @@ use tokio::task::JoinHandle;
 
 use super::wire::{Dialer, Stream};
 use super::{Args, Reply};
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 use crate::resp::{encode_command, parse_reply, Parsed};
 
 pub(crate) const CHANNEL: &[u8] = b"__redis__:invalidate";
@@ -82,11 +82,7 @@ impl Tracking {
   ) -> Result<Subscriber> {
     let mut stream = dialer.open(host, port).await?;
     let setup = async {
-      let id = stream
-        .request(crate::args![b"CLIENT", b"ID"])
-        .await?
-        .as_int()
-        .ok_or_else(|| Error::new(Kind::Redis, "unexpected CLIENT ID reply"))?;
+      let id = stream.client_id().await?;
       stream.request(crate::args![b"SUBSCRIBE", CHANNEL]).await?;
       main.request(self.enable_command(id)).await?;
       Ok(())

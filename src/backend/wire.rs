@@ -48,6 +48,15 @@ impl Stream {
     }
   }
 
+  /// This connection's id on the server (`CLIENT ID`).
+  pub async fn client_id(&mut self) -> Result<i64> {
+    self
+      .request(crate::args![b"CLIENT", b"ID"])
+      .await?
+      .as_int()
+      .ok_or_else(|| Error::new(crate::error::Kind::Redis, "unexpected CLIENT ID reply"))
+  }
+
   /// Sends one command and reads its reply; only before a `Pipe` owns the stream.
   pub async fn request(&mut self, args: Args) -> Result<Reply> {
     let mut payload = Vec::new();

@@ -97,11 +97,7 @@ impl Coherence {
   async fn subscribe(&self, host: &str, port: u16) -> Result<Stream> {
     let mut stream = self.dialer.open(host, port).await?;
     let setup = async {
-      let id = stream
-        .request(crate::args![b"CLIENT", b"ID"])
-        .await?
-        .as_int()
-        .ok_or_else(|| Error::new(Kind::Redis, "unexpected CLIENT ID reply"))?;
+      let id = stream.client_id().await?;
       stream.request(self.tracking.enable_command(id)).await?;
       stream
         .request(crate::args![b"SUBSCRIBE", tracking::CHANNEL])

@@ -26,7 +26,6 @@ use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 
 use super::lifecycle::{self, Lifecycle, Link, Pool};
-use super::redis::split_scan;
 use super::tracking::{Invalidation, Tracking};
 use super::{Args, Backend, BoxFuture, EventSink, Health, Reply};
 use crate::config::TlsOptions;
@@ -243,32 +242,19 @@ impl Backend for ClusterBackend {
     })
   }
 
+  /// Every master's keyspace in turn; the driver splits each multi-key
+  /// UNLINK per slot and sums the counts.
   fn delete_matching(&self, pattern: Vec<u8>, batch: usize) -> BoxFuture<'_, Result<u64>> {
     Box::pin(async move {
       let mut conn = self.shared.live()?;
-      let count = batch.to_string();
       let mut deleted = 0u64;
       for (host, port) in topology::masters(&mut conn).await? {
         let node = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host, port });
-        let mut cursor = b"0".to_vec();
-        loop {
-          let scan = exec::command(&crate::args![
-            b"SCAN", cursor, b"MATCH", pattern, b"COUNT", count
-          ]);
-          let reply = exec::reply(conn.route_command(scan, node.clone()).await)?;
-          let (next, keys) = split_scan(reply)?;
-          if !keys.is_empty() {
-            // The driver splits a multi-key UNLINK per slot and sums the counts.
-            let mut unlink = vec![b"UNLINK".to_vec()];
-            unlink.extend(keys);
-            let n = super::exec_one(self, unlink).await?;
-            deleted += n.as_int().unwrap_or(0).max(0) as u64;
-          }
-          if next == b"0" {
-            break;
-          }
-          cursor = next;
-        }
+        let on_node = |scan: Args| {
+          let (mut conn, node) = (conn.clone(), node.clone());
+          async move { exec::reply(conn.route_command(exec::command(&scan), node).await) }
+        };
+        deleted += super::scan_unlink(self, pattern.clone(), batch, on_node).await?;
       }
       Ok(deleted)
     })
@@ -292,7 +278,8 @@ impl Backend for ClusterBackend {
       );
       // A connection that failed is not kept.
       if !matches!(&reply, Err(e) if e.kind() != Kind::Redis) {
-        shared.blocking_pool.give(conn);
+        // One more than the pool keeps is dropped, closing it.
+        drop(shared.blocking_pool.give(conn));
       }
       reply
     })
@@ -305,6 +292,6 @@ impl Backend for ClusterBackend {
   fn close(&self) {
     self.shared.life.close();
     self.shared.replace(None);
-    self.shared.blocking_pool.clear();
+    self.shared.blocking_pool.drain();
   }
 }
