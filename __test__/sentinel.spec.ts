@@ -20,6 +20,32 @@ const open = async (opts: ClientOptions) => {
 };
 const sentinelUrl = (name = 'main') => `redis+sentinel://127.0.0.1:${sentinel.port}/${name}`;
 
+/** The servers by their current role, as the sentinel sees them. */
+async function roles(): Promise<{ primary: RedisServer; secondary: RedisServer }> {
+  const addr = (await redisCli(sentinel.url, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'main')).split('\n');
+  const primary = [master, replica].find((s) => String(s.port) === addr[1]);
+  if (primary === undefined) throw new Error(`the sentinel names an unknown master: ${addr.join(':')}`);
+  return { primary, secondary: primary === master ? replica : master };
+}
+
+/** Retries `c.set(key, value)` until a master takes it; the failures are fast, typed errors. */
+async function writeThrough(c: Client, key: string, value: string): Promise<void> {
+  await waitFor(
+    async () => {
+      try {
+        await c.set(key, value);
+        return true;
+      } catch (err) {
+        expect(['ERR_UNAVAILABLE', 'ERR_TIMEOUT', 'ERR_REDIS']).toContain((err as FerroError).code);
+        return false;
+      }
+    },
+    60_000,
+    200,
+    `a write of ${key} after the failover`,
+  );
+}
+
 beforeAll(async () => {
   master = await startRedis();
   replica = await startRedis({ args: ['--replicaof', '127.0.0.1', String(master.port)] });
@@ -68,32 +94,37 @@ test('a master no sentinel knows is a clear error', async () => {
   expect(bad.code).toBe('ERR_INVALID_ARGUMENT');
 });
 
+test('a failover with the old master alive (SENTINEL FAILOVER): the client leaves the demoted master', async () => {
+  const prefix = uniquePrefix('demoted');
+  const c = await open({ url: sentinelUrl(), keyPrefix: prefix, commandTimeoutMs: 2000 });
+  const before = await roles();
+  await c.set('before', 'kept');
+  expect(await c.command(['WAIT', '1', '5000'])).toBe(1);
+  await redisCli(sentinel.url, 'SENTINEL', 'FAILOVER', 'main');
+  await waitFor(async () => (await roles()).primary === before.secondary, 30_000, 100, 'the sentinel to switch masters');
+  const role = async (s: RedisServer) => (await redisCli(s.url, 'ROLE')).split('\n')[0];
+  await waitFor(async () => (await role(before.primary)) === 'slave', 30_000, 100, 'the old master to be demoted');
+  // The old master now answers as a replica (READONLY): the ROLE heartbeat moves the client on.
+  await writeThrough(c, 'after', 'written');
+  expect(await redisCli(before.secondary.url, 'GET', `${prefix}after`)).toBe('"written"');
+  expect(await c.get('before')).toBe('kept');
+}, 90_000);
+
 test('the master is stopped: the client follows the failover to the promoted replica', async () => {
   const prefix = uniquePrefix('failover');
   const c = await open({ url: sentinelUrl(), keyPrefix: prefix, commandTimeoutMs: 2000 });
   const ready: number[] = [];
   c.on('ready', () => ready.push(Date.now()));
+  const { primary, secondary } = await roles();
+  await waitFor(async () => (await redisCli(secondary.url, 'INFO', 'replication')).includes('master_link_status:up'), 30_000);
   await c.set('before', 'kept');
   // WAIT: the replica has the write before its master goes.
   expect(await c.command(['WAIT', '1', '5000'])).toBe(1);
-  await master.stop();
+  await primary.stop();
   // Writes fail (never hang) while the sentinel elects; then they land on the new master.
-  await waitFor(
-    async () => {
-      try {
-        await c.set('after', 'written');
-        return true;
-      } catch (err) {
-        expect(['ERR_UNAVAILABLE', 'ERR_TIMEOUT', 'ERR_REDIS']).toContain((err as FerroError).code);
-        return false;
-      }
-    },
-    60_000,
-    200,
-    'a write after the failover',
-  );
-  expect((await redisCli(replica.url, 'ROLE')).split('\n')[0]).toBe('master');
-  expect(await redisCli(replica.url, 'GET', `${prefix}after`)).toBe('"written"');
+  await writeThrough(c, 'after', 'written');
+  expect((await redisCli(secondary.url, 'ROLE')).split('\n')[0]).toBe('master');
+  expect(await redisCli(secondary.url, 'GET', `${prefix}after`)).toBe('"written"');
   expect(await c.get('before')).toBe('kept');
   expect(ready.length).toBeGreaterThanOrEqual(1);
 }, 90_000);
