@@ -14,9 +14,13 @@
 //! - It closes itself on the JS thread when its connection ends; a
 //!   connection shut down from tokio shuts its socket down, which wakes the
 //!   handle (see `Pipe::shutdown`).
+//! - When the env ends first (a worker thread exits, whether or not the
+//!   client was closed), an async cleanup hook closes the handle: a worker's
+//!   loop must have no handle left, or Node aborts.
 //! - Rust-side requests on the connection are still answered while JS is
 //!   busy: the pipe's tokio task reads replies JS leaves waiting (`pipe.rs`).
 
+use std::cell::Cell;
 use std::ffi::{c_int, c_void};
 use std::ptr;
 use std::sync::Arc;
@@ -92,8 +96,17 @@ impl JsWake {
         poll.release();
         return;
       }
-      uv_handle_set_data(handle, Box::into_raw(Box::new(poll)).cast());
+      let poll = Box::into_raw(Box::new(poll));
+      uv_handle_set_data(handle, poll.cast());
       uv_unref(handle);
+      let mut hook = ptr::null_mut();
+      if sys::napi_add_async_cleanup_hook(self.env, Some(on_teardown), handle, &mut hook)
+        != sys::Status::napi_ok
+      {
+        close(handle);
+        return;
+      }
+      (*poll).hook.set(hook);
       if uv_poll_start(handle, UV_READABLE, on_readable) != 0 {
         close(handle);
         return;
@@ -121,6 +134,11 @@ struct Poll {
   env: sys::napi_env,
   func: sys::napi_ref,
   context: sys::napi_async_context,
+  /// The env's teardown hook, removed once the handle is closed.
+  hook: Cell<sys::napi_async_cleanup_hook_handle>,
+  closing: Cell<bool>,
+  /// The env is being torn down: its references go with it.
+  torn_down: Cell<bool>,
 }
 
 impl Poll {
@@ -151,6 +169,9 @@ impl Poll {
       env,
       func: func_ref,
       context,
+      hook: Cell::new(ptr::null_mut()),
+      closing: Cell::new(false),
+      torn_down: Cell::new(false),
     })
   }
 
@@ -179,10 +200,7 @@ unsafe extern "C" fn on_readable(handle: *mut c_void, status: c_int, _events: c_
   match read {
     Read::Nothing => {}
     Read::ForJs => call_js(poll),
-    Read::Ended => {
-      poll.pipe.end_js_reads();
-      close(handle);
-    }
+    Read::Ended => close(handle),
   }
 }
 
@@ -238,17 +256,41 @@ fn call_js(poll: &Poll) {
   }
 }
 
-/// Stops and closes a handle; `closed` frees it.
+/// Stops and closes a handle, once; `closed` frees it.
 unsafe fn close(handle: *mut c_void) {
+  let poll = uv_handle_get_data(handle).cast::<Poll>();
+  if !poll.is_null() {
+    if (*poll).closing.replace(true) {
+      return;
+    }
+    // The env may outlive the handle's reason to read: give the socket back.
+    (*poll).pipe.end_js_reads();
+  }
   uv_poll_stop(handle);
   uv_close(handle, closed);
+}
+
+/// The env is ending: close the handle; `closed` tells Node it is done.
+unsafe extern "C" fn on_teardown(_hook: sys::napi_async_cleanup_hook_handle, handle: *mut c_void) {
+  let poll = uv_handle_get_data(handle).cast::<Poll>();
+  if !poll.is_null() {
+    (*poll).torn_down.set(true);
+  }
+  close(handle);
 }
 
 unsafe extern "C" fn closed(handle: *mut c_void) {
   let poll = uv_handle_get_data(handle).cast::<Poll>();
   if !poll.is_null() {
     // SAFETY: the Box leaked in `attach`, reclaimed once.
-    Box::from_raw(poll).release();
+    let poll = Box::from_raw(poll);
+    let hook = poll.hook.get();
+    if !hook.is_null() {
+      sys::napi_remove_async_cleanup_hook(hook);
+    }
+    if !poll.torn_down.get() {
+      poll.release();
+    }
   }
   free_handle(handle);
 }

@@ -280,6 +280,14 @@ impl NativeClient {
   }
 }
 
+/// A client collected (or whose env ends, as a worker thread's does)
+/// without `close()` still lets go of its connections and tasks.
+impl Drop for NativeClient {
+  fn drop(&mut self) {
+    self.core.close();
+  }
+}
+
 #[cfg(test)]
 mod tests {
   use super::command_id;

@@ -492,7 +492,9 @@ async fn read_tcp(pipe: Arc<Pipe>, watch: SocketReader) {
       continue;
     }
     let Some(w) = &watch else {
-      return;
+      // The JS thread let go of a live connection (its env ended): nobody
+      // reads it any more, so it is lost; the supervisor opens another.
+      return pipe.fail(Error::unavailable("the event-loop reader stopped"));
     };
     tokio::select! {
       read = w.on_readable(|| pipe.read_available(Reader::Tokio, Some(w))) => match read {
