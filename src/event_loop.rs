@@ -199,7 +199,9 @@ unsafe extern "C" fn on_readable(handle: *mut c_void, status: c_int, _events: c_
   .unwrap_or(Read::Ended);
   match read {
     Read::Nothing => {}
-    Read::ForJs => call_js(poll),
+    Read::ForJs => {
+      let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call_js(poll)));
+    }
     Read::Ended => close(handle),
   }
 }
