@@ -27,8 +27,10 @@ import type {
   HealthReport,
   LocalStats,
   LocalTierOptions,
+  SentinelOptions,
   ServerInfo,
   SetOptions,
+  TlsOptions,
 } from '../../index';
 
 interface MenuItem {
@@ -55,6 +57,16 @@ export async function app(): Promise<void> {
   const fromUrl: Client = await createClient('redis://127.0.0.1:6379');
   const fromEnv: Client = await createClient();
   await createClient(noLocal);
+
+  // deployment modes
+  const tls: TlsOptions = { ca: Buffer.from('-----BEGIN CERTIFICATE-----'), servername: 'redis.internal' };
+  await createClient({ url: 'rediss://redis.internal:6380/0', tls });
+  await createClient({ url: 'rediss://redis.internal:6380', tls: { ca: 'PEM text' } });
+  const sentinel: SentinelOptions = { name: 'mymaster', nodes: ['redis://s1:26379'], password: 'pw', db: 1 };
+  await createClient({ sentinel, keyPrefix: 'myapp:' });
+  await createClient('redis+sentinel://s1:26379,s2:26379/mymaster/0');
+  await createClient({ cluster: ['redis://node1:7000', 'redis://node2:7001'], tls });
+  await createClient('redis+cluster://:pw@node1:7000,node2:7001');
 
   // plain commands
   const ttl: Duration = '30s';
@@ -216,6 +228,12 @@ export async function refused(client: Client): Promise<void> {
   await createClient({ urll: 'redis://x' });
   // @ts-expect-error local is false or options, not true
   await createClient({ local: true });
+  // @ts-expect-error cluster seeds are URL strings
+  await createClient({ cluster: 'redis://node1:7000' });
+  // @ts-expect-error a sentinel needs the master's name
+  await createClient({ sentinel: { nodes: ['redis://s1:26379'] } });
+  // @ts-expect-error certificate verification cannot be turned off
+  await createClient({ url: 'rediss://h:1', tls: { rejectUnauthorized: false } });
   // @ts-expect-error not an error code
   new FerroError('ERR_NOPE', 'x');
   // @ts-expect-error key parts are strings or numbers
