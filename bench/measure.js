@@ -1,5 +1,5 @@
 'use strict'
-// The drivers (sequential: await each op; in flight: keep N ops outstanding)
+// The driver (N ops outstanding; 1 is sequential: await each op)
 // and the statistics of one time-bounded measurement.
 
 const { performance } = require('node:perf_hooks')
@@ -30,21 +30,10 @@ class Samples {
 // One clock read per op: the end of one op is the start of the next one (of
 // the same worker), so timing costs ~40 ns per op, not two reads.
 
-/** Awaits one op after the other until `endMs`; returns the op count. */
-async function sequential(op, endMs, samples) {
-  let ops = 0
-  let prev = performance.now()
-  while (prev < endMs) {
-    await op()
-    const t = performance.now()
-    samples.push(t - prev)
-    prev = t
-    ops++
-  }
-  return ops
-}
-
-/** Keeps `concurrency` ops outstanding until `endMs`; each sample is one op's latency. */
+/**
+ * Keeps `concurrency` ops outstanding until `endMs` (1: sequential, each op awaited before the
+ * next); each sample is one op's latency. Returns the op count.
+ */
 async function inFlight(op, endMs, samples, concurrency) {
   let ops = 0
   const worker = async () => {
@@ -71,8 +60,7 @@ const gc = () => {
  * process's (user + system, every thread), so it includes a native client's threads.
  */
 async function measure(op, { concurrency, seconds, warmupSeconds }) {
-  const drive = (endMs, samples) =>
-    concurrency > 1 ? inFlight(op, endMs, samples, concurrency) : sequential(op, endMs, samples)
+  const drive = (endMs, samples) => inFlight(op, endMs, samples, Math.max(1, concurrency))
   const warmOps = await drive(performance.now() + warmupSeconds * 1000, new Samples())
   // Room for every sample up front: growing the buffer mid-measurement would pause the loop.
   const samples = new Samples(Math.ceil(((warmOps * seconds) / warmupSeconds) * 1.5) + 1024)

@@ -585,4 +585,78 @@ mod tests {
       .map(|c| c.local.is_none())
       .unwrap_or(false));
   }
+
+  fn target_of(url: &str) -> Result<Target> {
+    let opts = NativeOptions {
+      url: Some(url.into()),
+      ..Default::default()
+    };
+    with_env(&[], opts).map(|c| c.target)
+  }
+
+  #[test]
+  fn sentinel_urls_name_the_master_its_credentials_and_db() {
+    let want = SentinelTarget {
+      name: "mymaster".into(),
+      sentinels: vec!["redis://a:26379".into(), "redis://b:26380".into()],
+      username: Some("app".into()),
+      password: Some("p@ss".into()),
+      db: 2,
+    };
+    assert_eq!(
+      target_of("redis+sentinel://app:p%40ss@a:26379,b:26380/mymaster/2"),
+      Ok(Target::Sentinel(want))
+    );
+    for bad in [
+      "redis+sentinel://a:26379",
+      "redis+sentinel://a:26379/m/-1",
+      "redis+sentinel://a:26379/m/x",
+      "redis+sentinel://u:%zz@a:26379/m",
+    ] {
+      assert_eq!(
+        target_of(bad).err().map(|e| e.kind()),
+        Some(Kind::InvalidArgument),
+        "{bad}"
+      );
+    }
+  }
+
+  #[test]
+  fn cluster_urls_list_seeds_with_the_shared_credentials() {
+    assert_eq!(
+      target_of("redis+cluster://:pw@a:7000,b:7001"),
+      Ok(Target::Cluster(vec![
+        "redis://:pw@a:7000".into(),
+        "redis://:pw@b:7001".into()
+      ]))
+    );
+  }
+
+  #[test]
+  fn tls_follows_the_scheme_or_the_option() {
+    let tls = |url: &str, option: Option<bool>| {
+      let opts = NativeOptions {
+        url: Some(url.into()),
+        tls: option,
+        ..Default::default()
+      };
+      with_env(&[], opts).map(|c| c.tls.is_some())
+    };
+    assert_eq!(tls("rediss://h:6380", None), Ok(true));
+    assert_eq!(tls("rediss+cluster://a:7000", None), Ok(true));
+    assert_eq!(tls("rediss+sentinel://a:26379/m", None), Ok(true));
+    assert_eq!(tls("redis://h:6379", Some(true)), Ok(true));
+    assert_eq!(tls("redis://h:6379", Some(false)), Ok(false));
+  }
+
+  #[test]
+  fn one_target_at_most() {
+    let opts = NativeOptions {
+      url: Some("redis://h:6379".into()),
+      sentinel_name: Some("m".into()),
+      ..Default::default()
+    };
+    let err = with_env(&[], opts).err();
+    assert_eq!(err.map(|e| e.kind()), Some(Kind::InvalidArgument));
+  }
 }

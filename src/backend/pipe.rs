@@ -44,13 +44,14 @@ type TlsReader = ReadHalf<TlsStream<TcpStream>>;
 /// tokio task reads them instead.
 const JS_GRACE: Duration = Duration::from_millis(50);
 
-/// Who reads, and so how: the tokio task goes through tokio's readiness
-/// (which a read must clear), the others read the socket directly, so they
-/// never wait for tokio's reactor to have seen the data.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Reader {
-  Tokio,
-  /// On the JS thread, which drains right after.
+/// Who reads, and so how: the tokio task through its watch on the socket
+/// (whose readiness a read must clear), the others straight from the
+/// socket, so they never wait for tokio's reactor to have seen the data.
+#[derive(Clone, Copy)]
+enum Reader<'a> {
+  Tokio(&'a SocketReader),
+  /// On the JS thread, which drains right after (Unix only: `event_loop.rs`).
+  #[cfg_attr(not(unix), allow(dead_code))]
   Js,
   /// The tokio task, for replies JS left waiting.
   Watchdog,
@@ -278,7 +279,8 @@ impl Pipe {
   }
 
   #[cfg(unix)]
-  /// Gives reading back to the tokio task.
+  /// The JS thread stopped reading (its handle closed). The read task, which
+  /// no longer watches the socket, then ends a connection still alive.
   pub fn end_js_reads(&self) {
     self.js_reads.store(false, Ordering::Release);
     self.busy.notify_one();
@@ -305,12 +307,11 @@ impl Pipe {
   /// bridge without a threadsafe-function wake-up (the caller drains).
   pub fn read_now(&self) -> Read {
     self.note_js_read();
-    self.read_available(Reader::Js, None)
+    self.read_available(Reader::Js)
   }
 
-  /// Reads until the socket would block (`watch`: through tokio's watch,
-  /// for `Reader::Tokio`) and dispatches the replies.
-  fn read_available(&self, reader: Reader, watch: Option<&SocketReader>) -> Read {
+  /// Reads until the socket would block and dispatches the replies.
+  fn read_available(&self, reader: Reader<'_>) -> Read {
     let Some(socket) = &self.tcp else {
       return Read::Ended;
     };
@@ -321,15 +322,15 @@ impl Pipe {
         inbox.reserve(64 * 1024);
       }
       let room = inbox.capacity() - inbox.len();
-      let read = match watch {
-        Some(watch) => watch.try_recv(&mut inbox),
-        None => socket.recv_now(&mut inbox),
+      let read = match reader {
+        Reader::Tokio(watch) => watch.try_recv(&mut inbox),
+        Reader::Js | Reader::Watchdog => socket.recv_now(&mut inbox),
       };
       let err = match read {
         Ok(0) => Error::unavailable("Redis closed the connection"),
         // A short direct read emptied the socket: no second `recv` just to
         // hear EAGAIN (the event loop reports more data if some comes).
-        Ok(n) if n < room && reader != Reader::Tokio => {
+        Ok(n) if n < room && !matches!(reader, Reader::Tokio(_)) => {
           got = true;
           break;
         }
@@ -351,7 +352,7 @@ impl Pipe {
         Read::Nothing
       };
     }
-    match self.dispatch(&mut inbox, reader != Reader::Js) {
+    match self.dispatch(&mut inbox, !matches!(reader, Reader::Js)) {
       Ok(true) => Read::ForJs,
       Ok(false) => Read::Nothing,
       Err(err) => {
@@ -487,7 +488,7 @@ async fn read_tcp(pipe: Arc<Pipe>, watch: SocketReader) {
       let check = waiting.then(|| next.map_or(now + JS_GRACE, |at| at.min(now + JS_GRACE)));
       until_due(&pipe, check).await;
       if pipe.js_late() {
-        pipe.read_available(Reader::Watchdog, None);
+        pipe.read_available(Reader::Watchdog);
       }
       continue;
     }
@@ -497,7 +498,7 @@ async fn read_tcp(pipe: Arc<Pipe>, watch: SocketReader) {
       return pipe.fail(Error::unavailable("the event-loop reader stopped"));
     };
     tokio::select! {
-      read = w.on_readable(|| pipe.read_available(Reader::Tokio, Some(w))) => match read {
+      read = w.on_readable(|| pipe.read_available(Reader::Tokio(w))) => match read {
         Ok(Read::Ended) => return,
         Ok(_) => {}
         Err(err) => return pipe.fail(Error::from(err)),
