@@ -167,12 +167,15 @@ class Cache {
     else for (const k of removed) this._local.delete(k)
   }
 
-  /** Evicts L1 copies at once: called by every write path of the client. */
+  /**
+   * Called by every write path of the client before its command leaves. Drops the L1 copies, and
+   * tells Rust even when this side held none: a read of these keys may be in flight, and its reply
+   * (older than this write) must not be stored when it arrives (the fence of src/coherence.rs).
+   */
   evict(keys) {
     if (!this._useLocal) return
-    let any = false
-    for (const k of keys) if (this._local.delete(k)) any = true
-    if (any) this._native.localRemove(keys)
+    for (const k of keys) this._local.delete(k)
+    this._native.localRemove(keys)
   }
 
   async get(key) {

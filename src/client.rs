@@ -165,17 +165,17 @@ impl ClientCore {
   }
 
   pub fn invalidate(&self, id: u32, pattern: String) {
-    let (backend, cache, prefix) = self.parts();
+    let (backend, coherence, prefix) = self.parts();
     self.spawn(id, Decode::Text, async move {
-      let n = invalidate::by_pattern(&*backend, &cache, &prefix, &pattern).await?;
+      let n = invalidate::by_pattern(&*backend, &coherence, &prefix, &pattern).await?;
       Ok(Reply::Int(n as i64))
     });
   }
 
   pub fn invalidate_tags(&self, id: u32, tags: Vec<String>) {
-    let (backend, cache, prefix) = self.parts();
+    let (backend, coherence, prefix) = self.parts();
     self.spawn(id, Decode::Text, async move {
-      let n = invalidate::by_tags(&*backend, &cache, &prefix, &tags).await?;
+      let n = invalidate::by_tags(&*backend, &coherence, &prefix, &tags).await?;
       Ok(Reply::Int(n as i64))
     });
   }
@@ -217,10 +217,10 @@ impl ClientCore {
     self.bridge.close();
   }
 
-  fn parts(&self) -> (Arc<dyn Backend>, Arc<Cache>, String) {
+  fn parts(&self) -> (Arc<dyn Backend>, Arc<Coherence>, String) {
     (
       self.backend.clone(),
-      self.cache.clone(),
+      self.coherence.clone(),
       self.config.key_prefix.clone(),
     )
   }

@@ -126,6 +126,31 @@ impl Coherence {
     self.cache.local_clear()
   }
 
+  /// A change this client makes to `keys` (a write, a delete, an exact
+  /// invalidation): fences the reads of those keys already in flight, whose
+  /// replies may predate the change, then drops their L1 entries. The
+  /// server's invalidations never report this client's own writes (NOLOOP,
+  /// the memory store's own-write filter), so every write path comes here.
+  pub fn forget<S: AsRef<str>>(&self, keys: &[S]) -> usize {
+    let owned: Vec<String> = keys.iter().map(|k| k.as_ref().to_owned()).collect();
+    self.fence().record(&owned);
+    self.cache.local_remove(keys)
+  }
+
+  /// A change to every key matching `pattern`: no in-flight read can be
+  /// matched against a glob cheaply, so all of them are fenced.
+  pub fn forget_matching(&self, pattern: &str) -> usize {
+    self.fence().record_all();
+    self.cache.local_remove_matching(pattern)
+  }
+
+  /// A change to every key written with one of `tags`; a read's reply does
+  /// not say which tags its key carries, so all reads in flight are fenced.
+  pub fn forget_tags<S: AsRef<str>>(&self, tags: &[S]) -> usize {
+    self.fence().record_all();
+    self.cache.local_remove_tags(tags)
+  }
+
   pub fn epoch(&self) -> u64 {
     self.fence().epoch
   }

@@ -8,7 +8,7 @@
 
 use crate::args;
 use crate::backend::{exec_one, Backend, Reply};
-use crate::cache::Cache;
+use crate::coherence::Coherence;
 use crate::error::Result;
 use crate::glob::has_glob_chars;
 
@@ -49,48 +49,69 @@ fn unescape_glob(pattern: &str) -> String {
 /// Deletes every key matching `pattern` under `prefix`, in Redis and in L1.
 /// A pattern that can match only one key (e.g. one built with `key()`) is a
 /// single UNLINK instead of a walk of the keyspace.
+///
+/// The L1 is cleared (and reads in flight fenced) before the server work, so
+/// no caller sees an old copy meanwhile, and again after it, whatever its
+/// outcome: a read answered before the UNLINK but stored after it would
+/// otherwise keep a deleted value.
 pub async fn by_pattern(
   backend: &dyn Backend,
-  cache: &Cache,
+  coherence: &Coherence,
   prefix: &str,
   pattern: &str,
 ) -> Result<u64> {
   if !has_glob_chars(pattern.as_bytes()) {
-    let key = unescape_glob(pattern);
-    cache.local_remove(&[key.as_str()]);
-    let n = exec_one(backend, args![b"UNLINK", format!("{prefix}{key}")]).await?;
-    return Ok(n.as_int().unwrap_or(0).max(0) as u64);
+    let key = [unescape_glob(pattern)];
+    coherence.forget(&key);
+    let n = exec_one(backend, args![b"UNLINK", format!("{prefix}{}", key[0])]).await;
+    coherence.forget(&key);
+    return Ok(n?.as_int().unwrap_or(0).max(0) as u64);
   }
-  cache.local_remove_matching(pattern);
+  coherence.forget_matching(pattern);
   let full = format!("{}{}", escape_glob(prefix), pattern);
   let deleted = backend.delete_matching(full.into_bytes(), SCAN_BATCH).await;
-  // A read that was in flight may have refilled L1 from a key just deleted.
-  cache.local_remove_matching(pattern);
+  coherence.forget_matching(pattern);
   deleted
 }
 
-/// Deletes every key written with one of `tags`, and the tag sets themselves.
+/// Deletes every key written with one of `tags`, and the tag sets
+/// themselves; the L1 is fenced before and after, as by `by_pattern`.
 pub async fn by_tags(
   backend: &dyn Backend,
-  cache: &Cache,
+  coherence: &Coherence,
   prefix: &str,
   tags: &[String],
 ) -> Result<u64> {
-  cache.local_remove_tags(tags);
+  coherence.forget_tags(tags);
+  let mut members = Vec::new();
+  let deleted = unlink_tagged(backend, coherence, prefix, tags, &mut members).await;
+  coherence.forget_tags(tags);
+  coherence.forget(&members);
+  deleted
+}
+
+/// The server half of `by_tags`: the members of each tag set are collected
+/// into `members` (unprefixed) as they are found.
+async fn unlink_tagged(
+  backend: &dyn Backend,
+  coherence: &Coherence,
+  prefix: &str,
+  tags: &[String],
+  members: &mut Vec<String>,
+) -> Result<u64> {
   let mut deleted = 0u64;
   for tag in tags {
     let set = tag_key(prefix, tag);
-    let members = match exec_one(backend, args![b"SMEMBERS", set]).await? {
-      Reply::Array(items) => items,
+    let keys: Vec<Vec<u8>> = match exec_one(backend, args![b"SMEMBERS", set]).await? {
+      Reply::Array(items) => items
+        .into_iter()
+        .filter_map(|m| match m {
+          Reply::Bulk(b) => Some(b),
+          _ => None,
+        })
+        .collect(),
       _ => Vec::new(),
     };
-    let keys: Vec<Vec<u8>> = members
-      .into_iter()
-      .filter_map(|m| match m {
-        Reply::Bulk(b) => Some(b),
-        _ => None,
-      })
-      .collect();
     let local: Vec<String> = keys
       .iter()
       .filter_map(|k| {
@@ -100,7 +121,8 @@ pub async fn by_tags(
           .map(str::to_string)
       })
       .collect();
-    cache.local_remove(&local);
+    coherence.forget(&local);
+    members.extend(local);
     let mut unlink = vec![b"UNLINK".to_vec()];
     unlink.extend(keys);
     let mut cmds = vec![args![b"UNLINK", set]];

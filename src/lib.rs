@@ -184,9 +184,11 @@ impl NativeClient {
       .map(|v| v as f64)
   }
 
+  /// This client changes `keys`: fences the reads of them in flight and
+  /// drops their L1 entries (see `Coherence::forget`).
   #[napi]
   pub fn local_remove(&self, keys: Vec<String>) -> u32 {
-    self.core.cache.local_remove(&keys) as u32
+    self.core.coherence.forget(&keys) as u32
   }
 
   /// Keys whose parsed copies JS must drop; null means all of them.
