@@ -11,9 +11,15 @@ const { RateLimiter } = require('./ratelimit')
 const { TokenBlacklist } = require('./blacklist')
 const { Drafts } = require('./drafts')
 const { Queue } = require('./queue')
+const { classify } = require('./commands')
 const v = require('./values')
 
 const toBool = (n) => n > 0
+/**
+ * An error element of an array reply (src/bridge.rs makes it an Error with code ERR_REDIS). Not
+ * `instanceof Error`: the addon creates it in the main realm, which a Jest sandbox does not share.
+ */
+const isErrorReply = (r) => r !== null && typeof r === 'object' && r.code === 'ERR_REDIS' && typeof r.message === 'string'
 const isOk = (r) => r === 'OK'
 const decodeAll = (arr) => arr.map(v.deserialize)
 
@@ -42,16 +48,31 @@ class Client extends EventEmitter {
     if (name === 'error') {
       // An 'error' event without a listener would throw: connection trouble is
       // reported by the failing calls themselves, and by this event when listened to.
-      if (this.listenerCount('error') > 0) this.emit('error', new FerroError(payload[0], payload[1]))
+      if (this.listenerCount('error') > 0) this._emitSafely('error', new FerroError(payload[0], payload[1]))
     } else if (name === 'reconnecting') {
-      this.emit('reconnecting', { attempt: payload[0], delayMs: payload[1] })
+      this._emitSafely('reconnecting', { attempt: payload[0], delayMs: payload[1] })
     } else if (name === 'ready') {
       // Rust flushed the L1 on reconnection: drop the parsed copies too.
       this.cache._syncRemoved()
-      this.emit('ready')
+      this._emitSafely('ready')
     } else if (name === 'localChanged') {
       // Another client changed keys this L1 held (src/coherence.rs): internal, not emitted.
       this.cache._syncRemoved()
+    }
+  }
+
+  /**
+   * Events are emitted from inside the drain that settles every call of the batch: a listener's
+   * exception must not stop it half way. It is rethrown on its own tick, so it still surfaces as
+   * an uncaughtException (as a throw from Node's own emitters does), with every call settled.
+   */
+  _emitSafely(name, arg) {
+    try {
+      this.emit(name, arg)
+    } catch (err) {
+      process.nextTick(() => {
+        throw err
+      })
     }
   }
 
@@ -160,6 +181,10 @@ class Client extends EventEmitter {
     return this._cmd(['GETDEL', k], TEXT, v.deserialize)
   }
 
+  /**
+   * Any other command, as an array of arguments (keys are not prefixed). Connection-state
+   * commands are refused and blocking ones run on a connection of their own (lib/commands.js).
+   */
   async command(args) {
     if (!Array.isArray(args) || args.length === 0) throw invalid('command() takes a non-empty array of arguments')
     const out = args.map((a, i) => {
@@ -167,7 +192,47 @@ class Client extends EventEmitter {
       if (typeof a === 'number' && Number.isFinite(a)) return String(a)
       throw invalid(`command argument ${i} must be a string, a finite number or a Buffer, got ${v.describe(a)}`)
     })
+    const { blockMs, write } = classify(out)
+    if (write) this._evictArgs(out)
+    if (blockMs !== undefined) return this._blocking((id) => this._native.blockingCommand(id, out, blockMs))
     return this._cmd(out)
+  }
+
+  /**
+   * `command()` cannot tell keys from other arguments: every argument of a command that may write
+   * and that could name an L1 entry (it starts with the keyPrefix) is evicted and fenced.
+   */
+  _evictArgs(args) {
+    if (!this.cache._useLocal) return
+    const prefix = this._prefix
+    const keys = []
+    for (let i = 1; i < args.length; i++) {
+      const a = typeof args[i] === 'string' ? args[i] : args[i].toString()
+      if (a.length > prefix.length && a.startsWith(prefix)) keys.push(a.slice(prefix.length))
+    }
+    if (keys.length > 0) this.cache.evict(keys)
+  }
+
+  /**
+   * A native op that waits on a connection of its own (a blocking command, a queue pop). close()
+   * waits for requests in flight: such a wait is settled with ERR_CLOSED as soon as close()
+   * starts, instead of holding close() up until the server answers.
+   */
+  async _blocking(start, transform) {
+    this._open()
+    const transport = this._transport
+    const closing = this._closing.signal
+    let requestId
+    const onClose = () => transport._settle(requestId, 'ERR_CLOSED', 'the client was closed while a blocking command was waiting')
+    closing.addEventListener('abort', onClose)
+    try {
+      return await transport.op((id) => {
+        requestId = id
+        start(id)
+      }, transform)
+    } finally {
+      closing.removeEventListener('abort', onClose)
+    }
   }
 
   rateLimiter(opts) {
@@ -212,7 +277,13 @@ class Client extends EventEmitter {
     } finally {
       t.holding--
     }
-    return Promise.all(sent).then((replies) => pick(replies[replies.length - 1]))
+    return Promise.all(sent).then((replies) => {
+      const exec = replies[replies.length - 1]
+      // A command that failed inside the transaction is an error element of EXEC's reply.
+      const failed = Array.isArray(exec) ? exec.find(isErrorReply) : undefined
+      if (failed !== undefined) throw new FerroError('ERR_REDIS', failed.message)
+      return pick(exec)
+    })
   }
 
   async ping() {

@@ -319,7 +319,16 @@ unsafe fn reply_to_js(
       Reply::Int(n) => i64::to_napi_value(env, n),
       Reply::Double(d) => f64::to_napi_value(env, d),
       Reply::Bool(b) => bool::to_napi_value(env, b),
-      Reply::Status(s) | Reply::Error(s) => String::to_napi_value(env, s),
+      Reply::Status(s) => String::to_napi_value(env, s),
+      // Only inside an array (a top-level error rejects its call): an
+      // element of EXEC's reply, say. An Error, so it cannot pass for data.
+      Reply::Error(s) => {
+        let code = String::to_napi_value(env, "ERR_REDIS".to_string())?;
+        let message = String::to_napi_value(env, s)?;
+        let mut err = std::ptr::null_mut();
+        napi::check_status!(sys::napi_create_error(env, code, message, &mut err))?;
+        Ok(err)
+      }
       Reply::Bulk(bytes) => match decode {
         Decode::Bytes => Buffer::to_napi_value(env, Buffer::from(bytes)),
         Decode::Text => match String::from_utf8(bytes) {

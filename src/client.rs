@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::args;
 use crate::backend::cluster::ClusterBackend;
@@ -14,7 +14,7 @@ use crate::backend::memory::MemoryBackend;
 use crate::backend::pipe::Pipe;
 use crate::backend::redis::{self, RedisBackend};
 use crate::backend::tracking::Tracking;
-use crate::backend::{exec_one, Backend, Event, EventSink, Health, Reply};
+use crate::backend::{exec_one, Args, Backend, Event, EventSink, Health, Reply};
 use crate::bridge::{Bridge, Decode, Done, Wake};
 use crate::cache::Cache;
 use crate::coherence::Coherence;
@@ -200,6 +200,19 @@ impl ClientCore {
         _ => String::new(),
       };
       Ok(Reply::Bulk(info::summarize(&text).into_bytes()))
+    });
+  }
+
+  /// One blocking command (BLMOVE, BLPOP, XREAD ... BLOCK ...) on a
+  /// connection of its own, so it never delays the commands every other
+  /// caller shares the main connection with. `wait` is how long the server
+  /// may hold it (`Backend::exec_blocking`).
+  pub fn blocking(&self, id: u32, cmd: Args, wait: Duration) {
+    let backend = self.backend.clone();
+    let counters = self.counters.clone();
+    self.spawn(id, Decode::Text, async move {
+      counters.sent(1);
+      backend.exec_blocking(cmd, wait).await
     });
   }
 

@@ -26,6 +26,8 @@ mod script;
 #[cfg(unix)]
 use napi::bindgen_prelude::JsValue;
 use napi::bindgen_prelude::{Buffer, Either, Function};
+use std::time::Duration;
+
 use napi::Env;
 use napi_derive::napi;
 
@@ -34,6 +36,11 @@ use crate::cache::CacheEvent;
 use crate::client::ClientCore;
 use crate::config::{Config, NativeOptions};
 use crate::error::Error;
+
+/// The wait of a blocking command that has no bound of its own: long enough
+/// to mean "until served or closed", short enough that adding the command
+/// timeout to it cannot overflow a deadline.
+const UNBOUNDED_WAIT: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
 /// A command argument as JS hands it over.
 type Arg = Either<String, Buffer>;
@@ -131,6 +138,21 @@ impl NativeClient {
   #[napi(ts_return_type = "[Uint32Array, string, unknown[]]")]
   pub fn drain(&self) -> Drained {
     self.core.bridge.drain()
+  }
+
+  /// One blocking command of `command()` (BLPOP, XREAD ... BLOCK, WAIT...)
+  /// on a connection of its own. `wait_ms`: how long the server may hold it,
+  /// as the command's own timeout says; 0 (block until served) or a timeout
+  /// JS could not read means no bound but `close()`.
+  #[napi]
+  pub fn blocking_command(&self, id: u32, args: Vec<Arg>, wait_ms: f64) {
+    let wait = if wait_ms > 0.0 {
+      Duration::from_secs_f64((wait_ms / 1000.0).min(UNBOUNDED_WAIT.as_secs_f64()))
+    } else {
+      UNBOUNDED_WAIT
+    };
+    let cmd = args.into_iter().map(bytes).collect();
+    self.core.blocking(id, cmd, wait);
   }
 
   #[napi]

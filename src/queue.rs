@@ -8,7 +8,7 @@ use std::time::Duration;
 use napi_derive::napi;
 
 use crate::args;
-use crate::bridge::Decode;
+use crate::bridge::Done;
 use crate::error::Error;
 use crate::NativeClient;
 
@@ -25,26 +25,21 @@ impl NativeClient {
   /// or null when none came. A timeout of 0 would block forever, so it is refused.
   #[napi]
   pub fn queue_pop(&self, id: u32, list: String, processing: String, timeout_ms: u32) {
-    let backend = self.core.backend.clone();
-    let counters = self.core.counters.clone();
-    self.core.spawn(id, Decode::Text, async move {
-      if timeout_ms == 0 {
-        return Err(Error::invalid(
-          "timeoutMs must be positive for a blocking pop",
-        ));
-      }
-      let wait = Duration::from_millis(timeout_ms.into());
-      counters.sent(1);
-      let cmd = args![
-        b"BLMOVE",
-        list,
-        processing,
-        b"RIGHT",
-        b"LEFT",
-        timeout_arg(wait)
-      ];
-      backend.exec_blocking(cmd, wait).await
-    });
+    if timeout_ms == 0 {
+      let err = Error::invalid("timeoutMs must be positive for a blocking pop");
+      self.core.bridge.complete([Done::Err(id, err)]);
+      return;
+    }
+    let wait = Duration::from_millis(timeout_ms.into());
+    let cmd = args![
+      b"BLMOVE",
+      list,
+      processing,
+      b"RIGHT",
+      b"LEFT",
+      timeout_arg(wait)
+    ];
+    self.core.blocking(id, cmd, wait);
   }
 }
 
