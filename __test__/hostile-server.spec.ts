@@ -8,7 +8,7 @@
 import { spawn } from 'child_process';
 import * as path from 'path';
 import type { ErrorCode } from '../index';
-import { FakeConnection, FakeServer, startFakeServer } from './helpers/fake-server';
+import { array, bulk, FakeConnection, FakeServer, startFakeServer } from './helpers/fake-server';
 
 const CLIENT = path.join(__dirname, 'hostile-client.js');
 /** The child takes a second or two; this bound only catches one that hangs. */
@@ -22,10 +22,14 @@ interface Outcome {
   report: { hostile: { code?: ErrorCode; value?: unknown }; recovered: unknown } | null;
 }
 
-/** Runs `hostile` then `ECHO back` from a client in a child process, against `server`. */
-function runClient(server: FakeServer, hostile: string[]): Promise<Outcome> {
+/**
+ * Runs `hostile`, then after `waitMs` `ECHO back`, from a client in a child process, against
+ * `server`. The client has an L1 kept coherent by tracking: a second connection, the invalidation
+ * one, is open beside the main one.
+ */
+function runClient(server: FakeServer, hostile: string[], waitMs = 0): Promise<Outcome> {
   const options = { url: server.url, failFast: true, commandTimeoutMs: COMMAND_TIMEOUT_MS, connectTimeoutMs: 5000 };
-  const input = JSON.stringify({ options, hostile, recover: ['ECHO', 'back'] });
+  const input = JSON.stringify({ options, hostile, waitMs, recover: ['ECHO', 'back'] });
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLIENT, input], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -42,16 +46,23 @@ function runClient(server: FakeServer, hostile: string[]): Promise<Outcome> {
   });
 }
 
-/** Asserts the child exited by itself, the hostile command failed with one of `codes`, and the client recovered. */
-function expectSurvived(outcome: Outcome, codes: ErrorCode[]): void {
+/** Asserts the child exited by itself and its client answered again after the hostile reply. */
+function expectRecovered(outcome: Outcome): void {
   expect({ exitCode: outcome.exitCode, signal: outcome.signal, stderr: outcome.stderr }).toEqual({
     exitCode: 0,
     signal: null,
     stderr: '',
   });
-  expect(codes).toContain(outcome.report?.hostile.code);
   expect(outcome.report?.recovered).toBe('back');
 }
+
+/** `expectRecovered`, and the hostile command failed with one of `codes`. */
+function expectSurvived(outcome: Outcome, codes: ErrorCode[]): void {
+  expectRecovered(outcome);
+  expect(codes).toContain(outcome.report?.hostile.code);
+}
+
+const DEEP = Buffer.from('*1\r\n'.repeat(1_000_000));
 
 describe('a hostile server', () => {
   let server: FakeServer;
@@ -65,7 +76,7 @@ describe('a hostile server', () => {
   });
 
   const protocolErrors: [string, string | Buffer][] = [
-    ['a reply nested 1,000,000 deep', Buffer.from('*1\r\n'.repeat(1_000_000))],
+    ['a reply nested 1,000,000 deep', DEEP],
     ['a bulk length of i64::MAX', '$9223372036854775807\r\n'],
     ['an array count of i64::MAX', '*9223372036854775807\r\n'],
     ['a negative bulk length other than -1', '$-5\r\n'],
@@ -89,6 +100,19 @@ describe('a hostile server', () => {
     server.once('GET', () => '$100\r\nonly part of it');
     const outcome = await runClient(server, ['GET', 'k']);
     expectSurvived(outcome, ['ERR_TIMEOUT', 'ERR_UNAVAILABLE']);
+  });
+
+  test('a message nested 1,000,000 deep on the invalidation connection drops both connections, not the process', async () => {
+    let before = 0;
+    server.once('SUBSCRIBE', (args, conn: FakeConnection) => {
+      before = server.connections();
+      // After the confirmation, once the listener reads the connection.
+      setTimeout(() => conn.write(DEEP), 200);
+      return array([bulk('subscribe'), bulk(args[1]), ':1\r\n']);
+    });
+    const outcome = await runClient(server, ['ECHO', 'before'], 1500);
+    expectRecovered(outcome);
+    expect(server.connections()).toBeGreaterThan(before);
   });
 
   test('a reply written one byte at a time parses as a whole', async () => {

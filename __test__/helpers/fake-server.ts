@@ -28,8 +28,10 @@ export interface FakeServer {
   close(): Promise<void>;
 }
 
-const bulk = (s: string) => `$${Buffer.byteLength(s)}\r\n${s}\r\n`;
-const array = (items: string[]) => `*${items.length}\r\n${items.join('')}`;
+/** A RESP bulk string. */
+export const bulk = (s: string): string => `$${Buffer.byteLength(s)}\r\n${s}\r\n`;
+/** A RESP array of encoded elements. */
+export const array = (items: string[]): string => `*${items.length}\r\n${items.join('')}`;
 const INVALIDATE = '__redis__:invalidate';
 
 /** What Redis answers to the commands a ferrocache client sends by itself. */

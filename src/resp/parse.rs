@@ -39,12 +39,6 @@ pub const MAX_BULK_LEN: usize = 512 * 1024 * 1024;
 /// most 2^32 - 1 (a map announces pairs: twice that many values).
 const MAX_COUNT: u64 = u32::MAX as u64;
 
-/// The type bytes of RESP2 and of the RESP3 types we read.
-const TAGS: &[u8] = b"+-:,#_($=!*~>%";
-
-/// The types whose line is a number (a length, a count or an integer).
-const COUNTED: &[u8] = b":$=!*~>%";
-
 /// The longest line of a number: the type byte, a sign and 19 digits, with
 /// room for a few leading zeros.
 const LONGEST_NUMBER_LINE: usize = 32;
@@ -179,14 +173,7 @@ impl Parser {
       return Ok(None);
     };
     // Known at its first byte: garbage fails without waiting for a line end.
-    if !TAGS.contains(&tag) {
-      return Err(protocol("an unknown type byte"));
-    }
-    let longest = if COUNTED.contains(&tag) {
-      LONGEST_NUMBER_LINE
-    } else {
-      MAX_BULK_LEN
-    };
+    let longest = longest_line(tag).ok_or_else(|| protocol("an unknown type byte"))?;
     let Some(end) = self.line_end(rest, longest)? else {
       return Ok(None);
     };
@@ -279,6 +266,17 @@ impl Parser {
     }
     self.scanned = rest.len();
     Ok(None)
+  }
+}
+
+/// How long the line of an element of type `tag` may be; `None` for a byte
+/// that is none of the RESP2 types nor of the RESP3 ones we read.
+fn longest_line(tag: u8) -> Option<usize> {
+  match tag {
+    // A length, a count or an integer.
+    b':' | b'$' | b'=' | b'!' | b'*' | b'~' | b'>' | b'%' => Some(LONGEST_NUMBER_LINE),
+    b'+' | b'-' | b',' | b'#' | b'_' | b'(' => Some(MAX_BULK_LEN),
+    _ => None,
   }
 }
 
