@@ -177,7 +177,7 @@ impl Parser {
     let Some(end) = self.line_end(rest, longest)? else {
       return Ok(None);
     };
-    let body = &rest[1..end];
+    let body = rest.get(1..end).unwrap_or_default();
     let mut next = start + end + 2;
     let text = || String::from_utf8_lossy(body).into_owned();
     let value = match tag {
