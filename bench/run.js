@@ -17,7 +17,7 @@ const { startServer } = require('./server')
 const { measure, median, rotate } = require('./measure')
 const { textTable, writeResults } = require('./report')
 
-const CASE_FILES = ['get', 'set', 'getorset-hit', 'getorset-miss', 'invalidate', 'memory', 'ratelimit']
+const CASE_FILES = ['get', 'set', 'getorset-hit', 'getorset-miss', 'invalidate', 'memory', 'ratelimit', 'large-reply']
 const ROOT = path.resolve(__dirname, '..')
 const log = (s) => console.log(s)
 

@@ -35,7 +35,7 @@ use super::wire::Stream;
 use super::{Args, Reply};
 use crate::bridge::{Bridge, Decode, Done};
 use crate::error::{Error, Kind, Result};
-use crate::resp::{encode_command, parse_reply, Parsed};
+use crate::resp::{encode_command, Inbox, Parsed};
 
 type TlsWriter = WriteHalf<TlsStream<TcpStream>>;
 type TlsReader = ReadHalf<TlsStream<TcpStream>>;
@@ -43,6 +43,9 @@ type TlsReader = ReadHalf<TlsStream<TcpStream>>;
 /// How long replies may wait for a JS thread that reads them before the
 /// tokio task reads them instead.
 const JS_GRACE: Duration = Duration::from_millis(50);
+
+/// The inbox's capacity, which it shrinks back to after a large reply.
+const INBOX: usize = 64 * 1024;
 
 /// Who reads, and so how: the tokio task through its watch on the socket
 /// (whose readiness a read must clear), the others straight from the
@@ -93,8 +96,8 @@ pub struct Pipe {
   /// `inbox`'s lock by the tokio task or the JS thread. `None` over TLS,
   /// where the tasks own the stream's halves.
   tcp: Option<Socket>,
-  /// Bytes read and not parsed yet.
-  inbox: Mutex<Vec<u8>>,
+  /// Bytes read and not parsed yet, and the reply they begin.
+  inbox: Mutex<Inbox>,
   /// The JS thread reads replies (`event_loop.rs`).
   js_reads: AtomicBool,
   /// When JS last read, in ms since `born`.
@@ -127,7 +130,7 @@ impl Pipe {
     };
     let pipe = Arc::new(Pipe {
       tcp,
-      inbox: Mutex::new(Vec::with_capacity(64 * 1024)),
+      inbox: Mutex::new(Inbox::new(INBOX)),
       js_reads: AtomicBool::new(false),
       js_read_at: AtomicU64::new(0),
       born: Instant::now(),
@@ -318,13 +321,11 @@ impl Pipe {
     let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
     let mut got = false;
     loop {
-      if inbox.capacity() - inbox.len() < 16 * 1024 {
-        inbox.reserve(64 * 1024);
-      }
-      let room = inbox.capacity() - inbox.len();
+      let buf = inbox.for_read();
+      let room = buf.capacity() - buf.len();
       let read = match reader {
-        Reader::Tokio(watch) => watch.try_recv(&mut inbox),
-        Reader::Js | Reader::Watchdog => socket.recv_now(&mut inbox),
+        Reader::Tokio(watch) => watch.try_recv(buf),
+        Reader::Js | Reader::Watchdog => socket.recv_now(buf),
       };
       let err = match read {
         Ok(0) => Error::unavailable("Redis closed the connection"),
@@ -363,16 +364,13 @@ impl Pipe {
     }
   }
 
-  /// Parses the whole replies at the front of `buf` and hands each to the
-  /// oldest waiter; returns whether JS results were delivered.
-  fn dispatch(&self, buf: &mut Vec<u8>, wake_js: bool) -> Result<bool> {
-    let mut used = 0;
+  /// Parses the replies `inbox` completes and hands each to the oldest
+  /// waiter; returns whether JS results were delivered.
+  fn dispatch(&self, inbox: &mut Inbox, wake_js: bool) -> Result<bool> {
     let mut replies = Vec::new();
-    while let Some((reply, n)) = parse_reply(&buf[used..])? {
-      used += n;
+    while let Some(reply) = inbox.next_reply()? {
       replies.push(reply);
     }
-    buf.drain(..used);
     if replies.is_empty() {
       return Ok(false);
     }
@@ -510,22 +508,19 @@ async fn read_tcp(pipe: Arc<Pipe>, watch: SocketReader) {
 
 /// Reads TLS replies, and expires overdue requests.
 async fn read_tls(pipe: Arc<Pipe>, mut reader: TlsReader) {
-  let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+  let mut inbox = Inbox::new(INBOX);
   loop {
     let next = pipe.expire(Instant::now());
-    if buf.capacity() - buf.len() < 16 * 1024 {
-      buf.reserve(64 * 1024);
-    }
     // `read_buf` is cancel-safe: a timer that wins loses no bytes.
     tokio::select! {
-      read = reader.read_buf(&mut buf) => match read {
+      read = reader.read_buf(inbox.for_read()) => match read {
         Ok(0) => return pipe.fail(Error::unavailable("Redis closed the connection")),
         Ok(_) => {}
         Err(e) => return pipe.fail(Error::from(e)),
       },
       _ = until_due(&pipe, next) => continue,
     }
-    if let Err(err) = pipe.dispatch(&mut buf, true) {
+    if let Err(err) = pipe.dispatch(&mut inbox, true) {
       return pipe.fail(err);
     }
   }

@@ -8,9 +8,9 @@
 //!   message `["message", "__redis__:invalidate", [keys...]]`, or with nil
 //!   instead of keys when everything may have changed (FLUSHALL, FLUSHDB).
 //! - It is a plain connection (`wire::Dialer`, the same TLS, AUTH and SELECT
-//!   as the main connection), not a redis-rs PubSub: the parser of `resp.rs` reads
-//!   these messages as they are, and the supervisor in `redis.rs` owns the
-//!   life of both connections together.
+//!   as the main connection), not a redis-rs PubSub: the parser of
+//!   `resp/parse.rs` reads these messages as they are, and the supervisor in
+//!   `redis.rs` owns the life of both connections together.
 //! - Mode `BCAST PREFIX <keyPrefix> NOLOOP`, rather than the default mode:
 //!   - The default mode tracks only keys *read* on the main connection. The
 //!     L1 also holds values this client *wrote* (`cache.set`; a `getOrSet`
@@ -44,7 +44,7 @@ use tokio::task::JoinHandle;
 use super::wire::{Dialer, Stream};
 use super::{Args, Reply};
 use crate::error::{Error, Result};
-use crate::resp::{encode_command, parse_reply, Parsed};
+use crate::resp::{encode_command, Inbox, Parsed};
 
 pub(crate) const CHANNEL: &[u8] = b"__redis__:invalidate";
 const HEARTBEAT: Duration = Duration::from_secs(1);
@@ -144,13 +144,13 @@ pub async fn lost(subscriber: Option<&mut Subscriber>) -> Error {
 pub(crate) async fn listen(mut stream: Stream, sink: InvalidationSink, timeout: Duration) -> Error {
   let mut ping = Vec::new();
   encode_command(&mut ping, &[b"PING".to_vec()]);
-  let mut buf = Vec::with_capacity(4096);
+  let mut inbox = Inbox::new(4096);
   let mut heard = Instant::now();
   let mut tick = tokio::time::interval(HEARTBEAT);
   tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
   loop {
     tokio::select! {
-      read = stream.read_buf(&mut buf) => match read {
+      read = stream.read_buf(inbox.for_read()) => match read {
         Ok(0) => return Error::unavailable("Redis closed the invalidation connection"),
         Ok(_) => heard = Instant::now(),
         Err(e) => return Error::from(e),
@@ -165,11 +165,9 @@ pub(crate) async fn listen(mut stream: Stream, sink: InvalidationSink, timeout: 
         continue;
       }
     }
-    let mut used = 0;
     loop {
-      match parse_reply(&buf[used..]) {
-        Ok(Some((reply, n))) => {
-          used += n;
+      match inbox.next_reply() {
+        Ok(Some(reply)) => {
           if let Some(invalidation) = invalidation(reply) {
             sink(invalidation);
           }
@@ -178,7 +176,6 @@ pub(crate) async fn listen(mut stream: Stream, sink: InvalidationSink, timeout: 
         Err(err) => return err,
       }
     }
-    buf.drain(..used);
   }
 }
 
@@ -214,7 +211,7 @@ mod tests {
   }
 
   fn parsed(wire: &[u8]) -> Parsed {
-    match parse_reply(wire) {
+    match crate::resp::parse_one(wire) {
       Ok(Some((reply, n))) if n == wire.len() => reply,
       other => panic!("not one whole reply: {other:?}"),
     }

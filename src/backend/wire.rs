@@ -20,7 +20,7 @@ use tokio_rustls::TlsConnector;
 use super::{Args, Reply};
 use crate::config::TlsOptions;
 use crate::error::{Error, Result};
-use crate::resp::{encode_command, parse_reply};
+use crate::resp::{encode_command, Inbox};
 
 /// An open connection, before or instead of a `Pipe`.
 pub enum Stream {
@@ -62,12 +62,12 @@ impl Stream {
     let mut payload = Vec::new();
     encode_command(&mut payload, &args);
     self.write_all(&payload).await?;
-    let mut buf = Vec::with_capacity(512);
+    let mut inbox = Inbox::new(512);
     loop {
-      if self.read_buf(&mut buf).await? == 0 {
+      if self.read_buf(inbox.for_read()).await? == 0 {
         return Err(Error::unavailable("Redis closed the connection"));
       }
-      if let Some((reply, _)) = parse_reply(&buf)? {
+      if let Some(reply) = inbox.next_reply()? {
         return reply;
       }
     }
