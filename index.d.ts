@@ -36,7 +36,9 @@ export interface LocalTierOptions {
    *   event saying so.
    * - `'ttl'`: no invalidation from elsewhere: a copy may be stale until its L1 `ttl` ends.
    *
-   * Writes made through this client evict its own copies at once in both modes (`command()` excepted).
+   * Writes made through this client evict its own copies at once in both modes, and fence the
+   * reads of those keys already in flight (their older replies are not cached). A `command()`
+   * that may write evicts every argument that starts with the keyPrefix.
    */
   coherence?: 'tracking' | 'ttl'
 }
@@ -195,7 +197,15 @@ export interface Client {
   mget<T = unknown>(keys: string[]): Promise<(T | null)[]>
   mset(entries: { key: string; value: unknown; ttl?: Duration }[]): Promise<void>
   getdel<T = unknown>(key: string): Promise<T | null>
-  /** Escape hatch: any command, keys not prefixed. Bulk replies come back as strings (Buffers when not UTF-8). */
+  /**
+   * Escape hatch: any command, keys not prefixed. Bulk replies come back as strings (Buffers when
+   * not UTF-8); an error element inside an array reply is an `Error` with `code: 'ERR_REDIS'`.
+   * Commands that would change the shared connection's state (SUBSCRIBE and its family, MONITOR,
+   * RESET, QUIT, HELLO, AUTH, SELECT, MULTI/EXEC/DISCARD/WATCH/UNWATCH, CLIENT REPLY, CLIENT
+   * TRACKING, READONLY/READWRITE, SYNC/PSYNC) reject with `ERR_INVALID_ARGUMENT`. Blocking
+   * commands (BLPOP, BRPOP, BLMOVE, BZPOPMIN, XREAD ... BLOCK, WAIT, ...) run on a connection of
+   * their own; `close()` ends them with `ERR_CLOSED`.
+   */
   command(args: (string | number | Buffer)[]): Promise<unknown>
 
   readonly cache: Cache

@@ -78,15 +78,29 @@ export async function scanKeys(url: string, pattern: string, db?: number): Promi
   return Array.from(new Set(out.split('\n').filter((k) => k !== '')));
 }
 
-/** Deletes every key under the given prefixes (default: every prefix this file issued). */
+/**
+ * Deletes every key under the given prefixes (default: every prefix this file issued). One SCAN
+ * of the keyspace for all of them (a file may issue hundreds of prefixes), filtered here.
+ */
 export async function cleanupPrefixes(url: string = testUrl(), prefixes: Iterable<string> = issuedPrefixes, db?: number): Promise<void> {
   const dbArgs = db === undefined ? [] : ['-n', String(db)];
-  for (const prefix of Array.from(prefixes)) {
-    const keys = await scanKeys(url, globEscape(prefix) + '*', db).catch(() => [] as string[]);
-    for (let i = 0; i < keys.length; i += 500) {
-      await redisCli(url, ...dbArgs, 'UNLINK', ...keys.slice(i, i + 500)).catch(() => undefined);
-    }
+  const keys = await keysUnder(prefixes, (pattern) => scanKeys(url, pattern, db));
+  for (let i = 0; i < keys.length; i += 500) {
+    await redisCli(url, ...dbArgs, 'UNLINK', ...keys.slice(i, i + 500)).catch(() => undefined);
   }
+}
+
+/** The keys under `prefixes`, found by one `scan(pattern)` of what they all start with. */
+async function keysUnder(prefixes: Iterable<string>, scan: (pattern: string) => Promise<string[]>): Promise<string[]> {
+  const list = Array.from(prefixes);
+  if (list.length === 0) return [];
+  const common = list.reduce((a, b) => {
+    let i = 0;
+    while (i < a.length && i < b.length && a[i] === b[i]) i++;
+    return a.slice(0, i);
+  });
+  const found = await scan(globEscape(common) + '*').catch(() => [] as string[]);
+  return found.filter((k) => list.some((p) => k.startsWith(p)));
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -262,13 +276,11 @@ export async function scanClusterKeys(clusterUrl: string, pattern: string): Prom
 /** Deletes every key under `prefixes` on every node of a cluster, one UNLINK a key (keys of a node span slots). */
 async function cleanupClusterPrefixes(clusterUrl: string, prefixes: Iterable<string> = issuedPrefixes): Promise<void> {
   for (const node of clusterNodeUrls(clusterUrl)) {
-    for (const prefix of Array.from(prefixes)) {
-      const keys = await scanKeys(node, globEscape(prefix) + '*').catch(() => [] as string[]);
-      if (keys.length === 0) continue;
-      // redis-cli runs the commands it reads from stdin; JSON quoting is what it parses.
-      const script = keys.map((k) => `UNLINK ${JSON.stringify(k)}`).join('\n') + '\n';
-      await redisCliBuffer(node, [], { input: script }).catch(() => undefined);
-    }
+    const keys = await keysUnder(prefixes, (pattern) => scanKeys(node, pattern));
+    if (keys.length === 0) continue;
+    // redis-cli runs the commands it reads from stdin; JSON quoting is what it parses.
+    const script = keys.map((k) => `UNLINK ${JSON.stringify(k)}`).join('\n') + '\n';
+    await redisCliBuffer(node, [], { input: script }).catch(() => undefined);
   }
 }
 
