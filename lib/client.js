@@ -33,7 +33,7 @@ class Client extends EventEmitter {
     this._closing = new AbortController()
     this._transport = new Transport(null, (name, payload) => this._event(name, payload))
     try {
-      this._native = new NativeClient(native, (drained) => this._transport.wake(drained))
+      this._native = new NativeClient(native, wakeWeakly(this._transport))
     } catch (err) {
       this._transport.close()
       throw fromNative(err)
@@ -337,6 +337,21 @@ class Client extends EventEmitter {
     this._transport.close()
     this.cache._local.clear()
     this.emit('end')
+  }
+}
+
+/**
+ * The function Rust calls when results are ready. Rust holds it strongly (a threadsafe function
+ * cannot hold its function weakly), so it reaches the transport through a WeakRef: a client the
+ * app drops without close() is then held by nothing while idle, and is collected; the native
+ * client's finalizer closes its connections. While requests are in flight, `transport.js` holds
+ * the transport (and so the client), so their promises always settle.
+ */
+function wakeWeakly(transport) {
+  const ref = new WeakRef(transport)
+  return (drained) => {
+    const t = ref.deref()
+    if (t !== undefined) t.wake(drained)
   }
 }
 

@@ -27,6 +27,33 @@ const K_ERROR = 3
 const K_EXTRA = 4
 const K_EVENT = 5
 
+/**
+ * Transports with requests in flight. Rust reaches a client only weakly (`wakeWeakly` in
+ * client.js), so this set is what keeps a client alive, even one the app has dropped, until its
+ * replies have come and its promises have settled. An idle client is held by nothing of ours: one
+ * dropped without close() is collected, and its native finalizer closes its connections.
+ */
+const busy = new Set()
+/**
+ * The native wake-up is weak: Node may exit while nothing is pending. This one timer of the
+ * process is ref'd only while some request is in flight, so a pending promise is never lost at exit
+ * and idle clients never hold the process open. (A timer per client would be a GC root of its
+ * client: an active timer stays in Node's lists, ref'd or not.)
+ */
+let keepAlive = null
+
+function hold(transport) {
+  if (busy.size === 0) {
+    if (keepAlive === null) keepAlive = setInterval(() => {}, 1 << 30)
+    keepAlive.ref()
+  }
+  busy.add(transport)
+}
+
+function release(transport) {
+  if (busy.delete(transport) && busy.size === 0) keepAlive.unref()
+}
+
 class Transport {
   constructor(native, onEvent) {
     this.native = native
@@ -41,11 +68,6 @@ class Transport {
     this.idleWaiters = []
     /** > 0 while a transaction is being queued: MULTI ... EXEC must not be split. */
     this.holding = 0
-    // The native wake-up is weak: Node may exit while nothing is pending. This
-    // timer is ref'd only while requests are in flight, so a pending promise is
-    // never lost at exit and an idle client never holds the process open.
-    this.keepAlive = setInterval(() => {}, 1 << 30)
-    this.keepAlive.unref()
     this.flush = () => this._flush()
   }
 
@@ -82,7 +104,7 @@ class Transport {
   }
 
   _track(id, resolve, reject, transform) {
-    if (this.pending.size === 0) this.keepAlive.ref()
+    if (this.pending.size === 0) hold(this)
     this.pending.set(id, { resolve, reject, transform })
   }
 
@@ -158,7 +180,7 @@ class Transport {
       }
     }
     if (this.pending.size === 0) {
-      this.keepAlive.unref()
+      release(this)
       const waiters = this.idleWaiters
       this.idleWaiters = []
       for (const w of waiters) w()
@@ -172,7 +194,7 @@ class Transport {
   }
 
   close() {
-    clearInterval(this.keepAlive)
+    release(this)
   }
 }
 

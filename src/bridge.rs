@@ -7,6 +7,8 @@
 //!   JS drains every ready result in one synchronous call.
 //! - The threadsafe function is weak, so it never keeps Node alive by itself;
 //!   the JS layer holds a ref'd handle only while requests are in flight.
+//! - Its JS function reaches the client only weakly (see `NativeClient::new`),
+//!   so holding it never keeps a client from being collected.
 //!
 //! Kept in one module so the transport can change without touching features.
 

@@ -49,8 +49,10 @@ extern "C" {
   fn uv_handle_get_data(handle: *const c_void) -> *mut c_void;
 }
 
-/// The JS function to call when replies are ready (`transport.wake`).
-/// Lives on the JS thread, with its NativeClient.
+/// The JS function to call when replies are ready (`wakeWeakly` in
+/// `lib/client.js`, which reaches the client through a WeakRef: the strong
+/// references here and in `Poll` never keep a client alive). Lives on the JS
+/// thread, with its NativeClient.
 pub struct JsWake {
   env: sys::napi_env,
   func: sys::napi_ref,

@@ -88,7 +88,12 @@ pub struct NativeClient {
 
 #[napi]
 impl NativeClient {
-  /// `wake` is called (with no arguments) when results are ready to `drain`.
+  /// `wake` is called when results are ready: with no arguments (then JS
+  /// calls `drain`), or with the drained results (the event-loop reader).
+  /// Rust holds it strongly for the client's whole life (a threadsafe
+  /// function cannot hold its function weakly), so it must reach the JS
+  /// client only weakly, as `wakeWeakly` in `lib/client.js` does: otherwise
+  /// it roots the client, which then is never collected, closed or not.
   #[napi(constructor)]
   pub fn new(env: Env, options: NativeOptions, wake: Function<(), ()>) -> napi::Result<Self> {
     let config = Config::from_options(options)?;
@@ -305,7 +310,8 @@ impl NativeClient {
 }
 
 /// A client collected (or whose env ends, as a worker thread's does)
-/// without `close()` still lets go of its connections and tasks.
+/// without `close()` still lets go of its connections and tasks. GC finds
+/// only an idle one: `lib/transport.js` holds a client with requests in flight.
 impl Drop for NativeClient {
   fn drop(&mut self) {
     self.core.close();

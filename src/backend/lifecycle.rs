@@ -44,9 +44,12 @@ impl Lifecycle {
     *self.closed.borrow()
   }
 
-  /// Ends the supervisor and every wait that watches `closing`.
+  /// Ends the supervisor and every wait that watches `closing` or
+  /// `first_connect` (a client closed, or collected, before its first
+  /// attempt ended: the waiting task holds the backend, so it must end).
   pub fn close(&self) {
     self.closed.send_replace(true);
+    self.record_first(Err(Error::closed()));
   }
 
   /// Resolves once closed.
@@ -197,6 +200,18 @@ mod tests {
     assert_eq!(backoff_ms(2), 200);
     assert_eq!(backoff_ms(4), 800);
     assert_eq!(backoff_ms(50), MAX_BACKOFF_MS);
+  }
+
+  #[tokio::test]
+  async fn closing_before_the_first_attempt_ends_the_wait_for_it() {
+    let life = Lifecycle::new(Arc::new(|_| {}));
+    life.close();
+    // The bound only turns a wait that never ends into a failure.
+    let outcome = tokio::time::timeout(Duration::from_secs(10), life.first_connect()).await;
+    assert_eq!(
+      outcome.map(|r| r.map_err(|e| e.kind())),
+      Ok(Err(Kind::Closed))
+    );
   }
 
   #[test]
