@@ -321,7 +321,7 @@ export interface Queue {
   /** LPUSHes `{ id, payload, enqueuedAt }` (JSON) on `queue:<name>`; returns the job id. */
   push(payload: unknown): Promise<string>
   /**
-   * Takes the oldest job into `{queue:<name>}:processing` until `ack`; waits up to `timeoutMs`
+   * Takes the oldest job into `{<keyPrefix>queue:<name>}:processing` until `ack`; waits up to `timeoutMs`
    * (default 1000, at most 60000; 0 takes a job only if one is there), on a connection of its
    * own. Null when none came. `close()` ends a waiting pop with ERR_CLOSED.
    */
