@@ -312,6 +312,9 @@ function clusterSpecs(backend: TestBackend): void {
     });
     test('a value read while the subscribers re-attach does not stay: the L1 is flushed again once every master is attached', async () => {
       const prefix = uniquePrefix('cl-window');
+      // (Restarted by the test before: every node must see every slot served again.)
+      const up = async () => (await Promise.all(own.nodes.map((n) => redisCli(n.url, 'CLUSTER', 'INFO')))).every((i) => i.includes('cluster_state:ok'));
+      await waitFor(up, 20000, 100, 'the cluster up on every node');
       const c = await createClient({ url: own.url, keyPrefix: prefix, ...relaxed });
       clients.push(c);
       const held = async (k: string, v: unknown) => (await c.cache.get(k)) === v && c.cache.peek(k) === v;
