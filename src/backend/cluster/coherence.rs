@@ -8,7 +8,7 @@
 //!   `CLIENT TRACKING ON REDIRECT <subscriber id> BCAST [PREFIX <keyPrefix>]`
 //!   and then only PINGs: BCAST reports every change under the prefix on
 //!   that master to the subscriber. One connection cannot do both in that
-//!   order (a RESP2 subscriber may send nothing but (UN)SUBSCRIBE and PING),
+//!   order (a RESP2 subscriber may only (un)subscribe, PING, QUIT or RESET),
 //!   and the other order loses the invalidations sent before SUBSCRIBE.
 //!   Tracking ends with the tracker, so losing either is losing the master.
 //! - NOLOOP cannot help here (it only skips the tracker's own writes, and it
