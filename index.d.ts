@@ -252,6 +252,16 @@ export interface RateLimiterOptions {
   burst?: number
   /** When Redis fails: `'local'` (default) a per-process limiter until Redis is back, `'allow'`, or `'deny'`. */
   onRedisError?: 'allow' | 'deny' | 'local'
+  /**
+   * With `onRedisError: 'local'`: the most ids whose counts the per-process limiter keeps for
+   * this limiter's name, default 65,536 (a positive integer). Each limiter name has its own
+   * table, so ids rotated through one limiter never push out another's counts. When the table is
+   * full, the id whose last call is oldest (least recently used) is dropped, and starts again
+   * from a full limiter: a caller sending more new ids than this between two calls of a
+   * victim's id resets that id's count during the outage. Limiters sharing a name share the
+   * table: give them the same bound.
+   */
+  localMaxIds?: number
 }
 
 export interface RateLimitResult {
@@ -331,7 +341,7 @@ export interface Queue {
   /** LPUSHes `{ id, payload, enqueuedAt }` (JSON) on `queue:<name>`; returns the job id. */
   push(payload: unknown): Promise<string>
   /**
-   * Takes the oldest job into `{queue:<name>}:processing` until `ack`; waits up to `timeoutMs`
+   * Takes the oldest job into `{<keyPrefix>queue:<name>}:processing` until `ack`; waits up to `timeoutMs`
    * (default 1000, at most 60000; 0 takes a job only if one is there), on a connection of its
    * own. Null when none came. `close()` ends a waiting pop with ERR_CLOSED.
    */

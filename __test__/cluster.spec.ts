@@ -310,6 +310,43 @@ function clusterSpecs(backend: TestBackend): void {
       await waitFor(async () => (await c.set('k', 3).catch(() => false)) === true, 20000, 100, 'a write after the outage');
       expect(await c.get('k')).toBe(3);
     });
+    test('a value read while the subscribers re-attach does not stay: the L1 is flushed again once every master is attached', async () => {
+      const prefix = uniquePrefix('cl-window');
+      // (Restarted by the test before: every node must see every slot served again.)
+      const up = async () => (await Promise.all(own.nodes.map((n) => redisCli(n.url, 'CLUSTER', 'INFO')))).every((i) => i.includes('cluster_state:ok'));
+      await waitFor(up, 20000, 100, 'the cluster up on every node');
+      const c = await createClient({ url: own.url, keyPrefix: prefix, ...relaxed });
+      clients.push(c);
+      const held = async (k: string, v: unknown) => (await c.cache.get(k)) === v && c.cache.peek(k) === v;
+      // Masters are attached in port order: while the first waits, the last has no subscriber.
+      const byPort = [...own.nodes].sort((a, b) => a.port - b.port);
+      const [first, last] = [byPort[0], byPort[byPort.length - 1]];
+      const keys = Array.from({ length: 30 }, (_, i) => `k${i}`);
+      await c.mset(keys.map((key) => ({ key, value: 1 })));
+      const onLast = (await scanKeys(last.url, globEscape(prefix) + '*')).map((k) => k.slice(prefix.length));
+      const key = onLast[0];
+      expect(keys).toContain(key);
+      await waitFor(() => held(key, 1), 10000, 50, `${key} held`);
+
+      // The first master answers nothing for a while (well within the timeouts), and the other
+      // masters' subscribers are lost: the L1 is flushed, and re-attaching waits on the first.
+      await redisCli(first.url, 'CLIENT', 'PAUSE', '5000', 'ALL');
+      await Promise.all(byPort.slice(1).map((n) => redisCli(n.url, 'CLIENT', 'KILL', 'TYPE', 'pubsub')));
+      await waitFor(() => c.cache.peek(key) === undefined, 10000, 20, 'the L1 flushed');
+      // In the window: a read stores the value in the L1, then another client changes it, unseen.
+      expect(await c.cache.get(key)).toBe(1);
+      expect(c.cache.peek(key)).toBe(1);
+      await redisCli(last.url, 'SET', `${prefix}${key}`, '2');
+
+      // Once every master is attached the L1 is flushed again: the stale copy does not stay.
+      await waitFor(() => c.cache.peek(key) === undefined, 15000, 20, 'the copy read in the window dropped');
+      expect(await c.cache.get(key)).toBe(2);
+      // And the last master's new subscriber reports changes.
+      await waitFor(() => held(key, 2), 10000, 50, `${key} held again`);
+      await redisCli(last.url, 'SET', `${prefix}${key}`, '3');
+      await waitFor(() => c.cache.peek(key) === undefined, 10000, 20, 'evicted after re-attaching');
+    });
+
     test('a new master: the L1 is flushed and the new master gets its own subscriber', async () => {
       const prefix = uniquePrefix('cl-topology');
       const c = await createClient({ url: own.url, keyPrefix: prefix, ...relaxed });

@@ -182,6 +182,19 @@ describe('bad configuration rejects with ERR_INVALID_ARGUMENT', () => {
     await rejectsInvalid(42);
     await rejectsInvalid(true);
   });
+
+  // A secret of the wrong type, or a URL (which may hold a password) where a list was due, is
+  // refused without being shown.
+  test.each<[string, Record<string, unknown>]>([
+    ['a numeric sentinel.password', { sentinel: { name: 'm', nodes: [`redis://${host}:${port}`], password: 918273645 } }],
+    ['a URL with a password as cluster', { cluster: `redis://:918273645@${host}:${port}` }],
+    ['a URL with a password as sentinel.nodes', { sentinel: { name: 'm', nodes: `redis://:918273645@${host}:${port}` } }],
+    ['a numeric url', { url: 918273645 }],
+  ])('%s: the secret is not in the error', async (_name, bad) => {
+    const err = await expectRejectsWith(() => createClient(bad as ClientOptions), 'ERR_INVALID_ARGUMENT');
+    expect(err.message).not.toContain('918273645');
+    expect(String(err.stack)).not.toContain('918273645');
+  });
 });
 
 describe('when nothing listens', () => {

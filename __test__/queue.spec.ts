@@ -8,7 +8,7 @@ import { spawn } from 'child_process';
 import * as path from 'path';
 import { createClient } from '../index';
 import type { Client, ClientOptions } from '../index';
-import { backends, cleanupPrefixes, expectRejectsWith, inspector, redisCli, testUrl, uniquePrefix } from './helpers';
+import { backends, cleanupPrefixes, clusterNodeUrls, expectRejectsWith, globEscape, inspector, redisCli, testUrl, uniquePrefix } from './helpers';
 import type { Inspector } from './helpers';
 
 const clients: Client[] = [];
@@ -21,7 +21,7 @@ async function openOn(url: string, options: Omit<ClientOptions, 'url' | 'keyPref
 }
 
 const listKey = (name: string) => `${prefix}queue:${name}`;
-const processingKey = (name: string) => `{${prefix}queue:${name}}:processing`;
+const processingKey = (name: string) => `${prefix}{${prefix}queue:${name}}:processing`;
 
 beforeEach(() => {
   prefix = uniquePrefix('queue');
@@ -88,6 +88,31 @@ describe.each(backends)('$name', (backend) => {
     await q.ack(job!.id);
     expect(await processing('mixed')).toEqual([]);
   });
+
+  // Redis and Cluster (every node: ACLs are per node); memory:// has no users.
+  const nodes = { redis: [url], cluster: backend.name === 'cluster' ? clusterNodeUrls(url) : [], memory: [] }[backend.name];
+  if (nodes.length > 0) {
+    test('every key of a queue is under the keyPrefix: an ACL user limited to ~<keyPrefix>* pushes, pops and acks', async () => {
+      const user = prefix.replace(/[^A-Za-z0-9]/g, '-');
+      const password = 'queue-acl-secret';
+      await Promise.all(nodes.map((n) => redisCli(n, 'ACL', 'SETUSER', user, 'on', `>${password}`, 'resetkeys', `~${globEscape(prefix)}*`, '&*', '+@all')));
+      try {
+        const c = await createClient({ url: url.replace(/^(redis(\+cluster)?:\/\/)/, `$1${user}:${password}@`), keyPrefix: prefix, local: false });
+        clients.push(c);
+        const q = c.queue('acl');
+        const [a, b] = [await q.push('a'), await q.push('b')];
+        expect(await q.pop({ timeoutMs: 0 })).toEqual({ id: a, payload: 'a' });
+        expect(await q.pop()).toEqual({ id: b, payload: 'b' });
+        await q.ack(a);
+        await q.ack(b);
+        expect(await processing('acl')).toEqual([]);
+        // Outside the prefix the same user is refused: the ACL is in force.
+        await expectRejectsWith(() => c.command(['GET', 'outside-the-prefix']), 'ERR_REDIS');
+      } finally {
+        await Promise.all(nodes.map((n) => redisCli(n, 'ACL', 'DELUSER', user)));
+      }
+    });
+  }
 
   test('pop resolves null when nothing comes within timeoutMs', async () => {
     const q = (await open()).queue('empty');

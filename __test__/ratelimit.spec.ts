@@ -238,6 +238,10 @@ describe.each(backends)('$name', (backend) => {
       ['a burst on a fixed window', { ...ok, burst: 5 }],
       ['a burst on a sliding window', { ...ok, algorithm: 'sliding-window', burst: 5 }],
       ['an unknown onRedisError', { ...ok, onRedisError: 'ignore' }],
+      ['a zero localMaxIds', { ...ok, localMaxIds: 0 }],
+      ['a fractional localMaxIds', { ...ok, localMaxIds: 2.5 }],
+      ['a string localMaxIds', { ...ok, localMaxIds: '100' }],
+      ['localMaxIds without the local fallback', { ...ok, onRedisError: 'deny', localMaxIds: 100 }],
       ['limit × window beyond 2^50', { ...ok, limit: 2 ** 40, window: '1d' }],
     ];
 
@@ -440,5 +444,30 @@ describe('Redis only: onRedisError, on a server of this file that stops', () => 
       expect(await redisCli(server.url, 'EXISTS', `${prefix}ratelimit:{${limiter.name}:x}`)).toBe('1');
     }
     expect(await deny.consume('y')).toMatchObject({ allowed: true, remaining: 0 });
+  });
+
+  test('localMaxIds bounds the local table of one limiter name: its least recently used id is dropped first, other names keep theirs', async () => {
+    const small = client.rateLimiter({ name: 'small', limit: 1, window: '1h', localMaxIds: 2 });
+    const other = client.rateLimiter({ name: 'other', limit: 1, window: '1h', localMaxIds: 2 });
+    await server.stop();
+    try {
+      const allowed = async (limiter: typeof small, id: string) => (await limiter.consume(id)).allowed;
+      expect(await allowed(other, 'victim')).toBe(true);
+      expect(await allowed(small, 'victim')).toBe(true);
+      expect(await allowed(small, 'a')).toBe(true);
+      expect(await allowed(small, 'victim')).toBe(false);
+      // A third id: the table holds two, and 'a' was used least recently, so the victim stays.
+      expect(await allowed(small, 'b')).toBe(true);
+      expect(await allowed(small, 'victim')).toBe(false);
+      // Two new ids since the victim's last call: its count was dropped and starts again.
+      expect(await allowed(small, 'c')).toBe(true);
+      expect(await allowed(small, 'd')).toBe(true);
+      expect(await allowed(small, 'victim')).toBe(true);
+      // Rotating ids through 'small' left the other name's table alone.
+      expect(await allowed(other, 'victim')).toBe(false);
+    } finally {
+      await server.restart();
+      await waitFor(() => client.ping().then(() => true), 15000, 100, 'reconnection');
+    }
   });
 });

@@ -370,13 +370,20 @@ function obj(name, o) {
   return o
 }
 
-/** An optional array of strings. */
+/** An optional array of URL strings; a wrong one is not echoed (a URL may hold a password). */
 function strings(name, list) {
   if (list === undefined) return undefined
   if (!Array.isArray(list) || !list.every((s) => typeof s === 'string')) {
-    throw invalid(`${name} must be an array of URL strings, got ${v.describe(list)}`)
+    throw invalid(`${name} must be an array of URL strings, got ${typeOf(list)}`)
   }
   return list
+}
+
+/** What a value is, never what it holds: the error text for options that may carry a secret. */
+function typeOf(x) {
+  if (x === null) return 'null'
+  if (Array.isArray(x)) return 'an array'
+  return /^[aeiou]/.test(typeof x) ? `an ${typeof x}` : `a ${typeof x}`
 }
 
 /** PEM text from a string or a Buffer. */
@@ -404,6 +411,11 @@ function toNative(options) {
     if (s !== undefined && typeof s !== 'string') throw invalid(`${name} must be a string, got ${v.describe(s)}`)
     return s
   }
+  /** A string that may be or hold a password (a URL): a wrong one is not echoed. */
+  const secret = (name, s) => {
+    if (s !== undefined && typeof s !== 'string') throw invalid(`${name} must be a string, got ${typeOf(s)}`)
+    return s
+  }
   const local = options.local
   if (local !== undefined && local !== false && (local === null || typeof local !== 'object')) {
     throw invalid(`local must be false or an object, got ${v.describe(local)}`)
@@ -412,12 +424,12 @@ function toNative(options) {
   const sentinel = obj('sentinel', options.sentinel)
   const tls = obj('tls', options.tls)
   return {
-    url: str('url', options.url),
+    url: secret('url', options.url),
     cluster: strings('cluster', options.cluster),
     sentinelName: sentinel && str('sentinel.name', sentinel.name),
     sentinelNodes: sentinel && strings('sentinel.nodes', sentinel.nodes),
     sentinelUsername: sentinel && str('sentinel.username', sentinel.username),
-    sentinelPassword: sentinel && str('sentinel.password', sentinel.password),
+    sentinelPassword: sentinel && secret('sentinel.password', sentinel.password),
     sentinelDb: sentinel && num('sentinel.db', sentinel.db),
     tls: tls !== undefined,
     tlsCa: tls && pem('tls.ca', tls.ca),

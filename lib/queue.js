@@ -2,10 +2,12 @@
 // A small job queue any BRPOP worker can consume. Keys, after the keyPrefix:
 // - `queue:<name>`: the list. `push` LPUSHes `{"id","payload","enqueuedAt"}`
 //   as JSON, so `BRPOP queue:<name>` (a Python worker, say) gets the oldest job.
-// - `{queue:<name>}:processing`: jobs taken by `pop` and not acked yet. `pop`
-//   moves a job there atomically (BLMOVE), so a consumer that dies between
-//   taking and finishing a job leaves it there instead of losing it. Its hash
-//   tag is the list's whole name: both keys live in one Cluster slot.
+// - `{<keyPrefix>queue:<name>}:processing`: jobs taken by `pop` and not acked
+//   yet. `pop` moves a job there atomically (BLMOVE), so a consumer that dies
+//   between taking and finishing a job leaves it there instead of losing it.
+//   Its hash tag is the list's whole name, so both keys live in one Cluster
+//   slot; and it starts with the keyPrefix like every key of the client, so
+//   an ACL user limited to `~<keyPrefix>*` may pop.
 // - `queue:<name>:status:<id>`: a job's status, JSON, 1 h by default. A worker
 //   in any language reports progress with `SET queue:<name>:status:<id> <json> EX <s>`.
 
@@ -27,7 +29,7 @@ class Queue {
     this.name = name
     this._client = client
     this._list = `${client._prefix}queue:${name}`
-    this._processing = `{${this._list}}:processing`
+    this._processing = `${client._prefix}{${this._list}}:processing`
   }
 
   /** LPUSHes the job; resolves its id. */

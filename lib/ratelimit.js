@@ -15,7 +15,9 @@
 //   (at most MAX_BLOCKED ids per limiter, oldest dropped first);
 // - onRedisError: while Redis fails, 'allow' admits, 'deny' denies, and
 //   'local' (the default) runs the same algorithm in Rust over per-process
-//   state (src/ratelimit.rs), so limits still hold per process.
+//   state (src/ratelimit.rs), so limits still hold per process: one table
+//   per limiter name of at most `localMaxIds` ids, least recently used
+//   dropped first (src/ratelimit/local.rs).
 
 const { invalid } = require('./errors')
 const { TEXT } = require('./transport')
@@ -41,7 +43,7 @@ const DENY_RETRY_MS = 1000
 class RateLimiter {
   constructor(client, opts) {
     if (opts === null || typeof opts !== 'object') throw invalid(`rateLimiter options must be an object, got ${v.describe(opts)}`)
-    const { name, limit, window, algorithm = 'fixed-window', burst, onRedisError = 'local' } = opts
+    const { name, limit, window, algorithm = 'fixed-window', burst, onRedisError = 'local', localMaxIds } = opts
     v.checkKey(name, 'name')
     positiveInteger('limit', limit)
     const windowMs = v.durationMs('window', window)
@@ -54,6 +56,10 @@ class RateLimiter {
     }
     if (!POLICIES.includes(onRedisError)) {
       throw invalid(`onRedisError must be 'local', 'allow' or 'deny', got ${v.describe(onRedisError)}`)
+    }
+    if (localMaxIds !== undefined) {
+      if (onRedisError !== 'local') throw invalid(`localMaxIds applies to onRedisError 'local' only, not to '${onRedisError}'`)
+      positiveInteger('localMaxIds', localMaxIds)
     }
     const capacity = burst === undefined ? limit : burst
     if (limit * windowMs > MAX_UNITS || capacity * windowMs > MAX_UNITS) {
@@ -74,7 +80,7 @@ class RateLimiter {
     this._limitArg = String(limit)
     this._windowArg = String(windowMs)
     this._burstArg = String(capacity)
-    this._spec = { algorithm, limit, windowMs, burst: capacity }
+    this._spec = { algorithm, limit, windowMs, burst: capacity, table: this._head, localMaxIds }
     this._blocked = new Map()
   }
 

@@ -4,6 +4,7 @@
 //! the one `Duration` parser, since per-call TTLs are parsed on the hot path).
 
 use std::collections::HashMap;
+use std::fmt;
 use std::time::Duration;
 
 use napi_derive::napi;
@@ -13,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::local::LocalConfig;
 
 mod multi_host;
+mod redact;
 
 /// Options of the native client, as the JS layer hands them over.
 #[napi(object)]
@@ -62,8 +64,8 @@ pub struct NativeOptions {
   pub env: Option<HashMap<String, String>>,
 }
 
-/// Where the client connects.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where the client connects. `Debug` hides the passwords of the URLs.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Target {
   /// A single Redis server, by URL.
   Redis(String),
@@ -76,8 +78,22 @@ pub enum Target {
   Memory(MemoryUrl),
 }
 
-/// A master found through Sentinel.
-#[derive(Clone, Debug, PartialEq, Eq)]
+impl fmt::Debug for Target {
+  fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match self {
+      Target::Redis(url) => f.debug_tuple("Redis").field(&redact::url(url)).finish(),
+      Target::Cluster(seeds) => f
+        .debug_tuple("Cluster")
+        .field(&redact::Urls(seeds))
+        .finish(),
+      Target::Sentinel(s) => f.debug_tuple("Sentinel").field(s).finish(),
+      Target::Memory(m) => f.debug_tuple("Memory").field(m).finish(),
+    }
+  }
+}
+
+/// A master found through Sentinel. `Debug` hides the passwords.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SentinelTarget {
   /// The master's name, as the sentinels know it.
   pub name: String,
@@ -86,6 +102,18 @@ pub struct SentinelTarget {
   pub username: Option<String>,
   pub password: Option<String>,
   pub db: i64,
+}
+
+impl fmt::Debug for SentinelTarget {
+  fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    f.debug_struct("SentinelTarget")
+      .field("name", &self.name)
+      .field("sentinels", &redact::Urls(&self.sentinels))
+      .field("username", &self.username)
+      .field("password", &redact::secret(&self.password))
+      .field("db", &self.db)
+      .finish()
+  }
 }
 
 /// TLS settings; certificates are always verified.
@@ -119,7 +147,8 @@ impl CoherenceMode {
   }
 }
 
-/// Validated client configuration.
+/// Validated client configuration. Its `Debug` shows no password: its
+/// `target`'s hides them.
 #[derive(Debug)]
 pub struct Config {
   pub target: Target,
@@ -647,6 +676,49 @@ mod tests {
     assert_eq!(tls("rediss+sentinel://a:26379/m", None), Ok(true));
     assert_eq!(tls("redis://h:6379", Some(true)), Ok(true));
     assert_eq!(tls("redis://h:6379", Some(false)), Ok(false));
+  }
+
+  #[test]
+  fn debug_shows_no_password() {
+    let secret = "s3cr3t-pw";
+    let sentinel = NativeOptions {
+      sentinel_name: Some("m".into()),
+      sentinel_nodes: Some(vec![format!("redis://u:{secret}@a:26379")]),
+      sentinel_username: Some("app".into()),
+      sentinel_password: Some(secret.into()),
+      ..Default::default()
+    };
+    let configs = [
+      with_env(
+        &[("REDIS_URL", &format!("redis://u:{secret}@h:1"))],
+        NativeOptions::default(),
+      ),
+      with_env(
+        &[],
+        NativeOptions {
+          url: Some(format!("redis+cluster://:{secret}@a:7000,b:7001")),
+          ..Default::default()
+        },
+      ),
+      with_env(
+        &[],
+        NativeOptions {
+          url: Some(format!("redis+sentinel://u:{secret}@a:26379/m")),
+          ..Default::default()
+        },
+      ),
+      with_env(&[], sentinel),
+    ];
+    for config in configs {
+      let config = config.expect("a valid config");
+      for text in [format!("{config:?}"), format!("{:?}", config.target)] {
+        assert!(!text.contains(secret), "{text}");
+        assert!(text.contains("<redacted>"), "{text}");
+      }
+      if let Target::Sentinel(s) = &config.target {
+        assert!(!format!("{s:?}").contains(secret));
+      }
+    }
   }
 
   #[test]

@@ -170,6 +170,11 @@ pub struct LimiterSpec {
   pub limit: f64,
   pub window_ms: f64,
   pub burst: f64,
+  /// Its key head, `<keyPrefix>ratelimit:{<name>:`: the local table it uses
+  /// (default: one shared by every limiter that names none).
+  pub table: Option<String>,
+  /// Most ids of its local table (`localMaxIds`; default 65,536).
+  pub local_max_ids: Option<f64>,
 }
 
 /// A positive integer that f64 holds exactly.
@@ -219,7 +224,15 @@ impl NativeClient {
       Some(n) => whole("nowMs", n)?,
       None => clock_ms(),
     };
-    let o = local::run(&key, algorithm, &params, cost, peek, now);
+    let max_ids = match spec.local_max_ids {
+      Some(n) => usize::try_from(whole("localMaxIds", n)?).unwrap_or(usize::MAX),
+      None => local::DEFAULT_MAX_IDS,
+    };
+    let table = local::Table {
+      name: spec.table.as_deref().unwrap_or_default(),
+      max_ids,
+    };
+    let o = local::run(&table, &key, algorithm, &params, cost, peek, now);
     Ok(vec![
       f64::from(u8::from(o.allowed)),
       o.remaining as f64,

@@ -46,7 +46,7 @@ use super::{Args, Reply};
 use crate::error::{Error, Result};
 use crate::resp::{encode_command, Inbox, Parsed};
 
-pub(crate) const CHANNEL: &[u8] = b"__redis__:invalidate";
+const CHANNEL: &[u8] = b"__redis__:invalidate";
 const HEARTBEAT: Duration = Duration::from_secs(1);
 
 /// What the server reports as changed by other clients.
@@ -70,7 +70,9 @@ pub struct Tracking {
 
 impl Tracking {
   /// Opens the subscriber, then enables tracking on `main`, a new connection
-  /// no task uses yet. A Redis error means the server refuses tracking
+  /// no task uses yet (a server's main connection, a cluster master's
+  /// tracker). Whatever arrives with the SUBSCRIBE reply is kept for the
+  /// listener: the first invalidations may come in the same read. A Redis error means the server refuses tracking
   /// (before Redis 6, a proxy, an ACL without `CLIENT`).
   pub async fn attach(
     &self,
@@ -81,9 +83,15 @@ impl Tracking {
     main: &mut Stream,
   ) -> Result<Subscriber> {
     let mut stream = dialer.open(host, port).await?;
+    // What the server sent after the SUBSCRIBE reply: the first invalidations.
+    let mut unread = Inbox::new(4096);
     let setup = async {
       let id = stream.client_id().await?;
-      stream.request(crate::args![b"SUBSCRIBE", CHANNEL]).await?;
+      // Subscribed before tracking starts: in RESP2 the server drops the
+      // invalidations it redirects to a client that is not (yet) subscribed.
+      stream
+        .request_keeping(crate::args![b"SUBSCRIBE", CHANNEL], &mut unread)
+        .await?;
       main.request(self.enable_command(id)).await?;
       Ok(())
     };
@@ -93,13 +101,13 @@ impl Tracking {
     let (tx, stopped) = oneshot::channel();
     let sink = self.sink.clone();
     let task = napi::bindgen_prelude::spawn(async move {
-      let _ = tx.send(listen(stream, sink, timeout).await);
+      let _ = tx.send(listen(stream, unread, sink, timeout).await);
     });
     Ok(Subscriber { task, stopped })
   }
 
   /// `CLIENT TRACKING ON REDIRECT <id> BCAST [PREFIX <prefix>] NOLOOP`.
-  pub(crate) fn enable_command(&self, redirect: i64) -> Args {
+  fn enable_command(&self, redirect: i64) -> Args {
     let mut cmd = crate::args![
       b"CLIENT",
       b"TRACKING",
@@ -139,16 +147,32 @@ pub async fn lost(subscriber: Option<&mut Subscriber>) -> Error {
   }
 }
 
-/// Reads messages and hands invalidations to `sink`, PINGing every second;
-/// returns why the connection can no longer be trusted.
-pub(crate) async fn listen(mut stream: Stream, sink: InvalidationSink, timeout: Duration) -> Error {
+/// Reads messages, from those already in `inbox` on, and hands invalidations
+/// to `sink`, PINGing every second; returns why the connection can no
+/// longer be trusted.
+async fn listen(
+  mut stream: Stream,
+  mut inbox: Inbox,
+  sink: InvalidationSink,
+  timeout: Duration,
+) -> Error {
   let mut ping = Vec::new();
   encode_command(&mut ping, &[b"PING".to_vec()]);
-  let mut inbox = Inbox::new(4096);
   let mut heard = Instant::now();
   let mut tick = tokio::time::interval(HEARTBEAT);
   tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
   loop {
+    loop {
+      match inbox.next_reply() {
+        Ok(Some(reply)) => {
+          if let Some(invalidation) = invalidation(reply) {
+            sink(invalidation);
+          }
+        }
+        Ok(None) => break,
+        Err(err) => return err,
+      }
+    }
     tokio::select! {
       read = stream.read_buf(inbox.for_read()) => match read {
         Ok(0) => return Error::unavailable("Redis closed the invalidation connection"),
@@ -162,18 +186,6 @@ pub(crate) async fn listen(mut stream: Stream, sink: InvalidationSink, timeout: 
         if let Err(e) = stream.write_all(&ping).await {
           return Error::from(e);
         }
-        continue;
-      }
-    }
-    loop {
-      match inbox.next_reply() {
-        Ok(Some(reply)) => {
-          if let Some(invalidation) = invalidation(reply) {
-            sink(invalidation);
-          }
-        }
-        Ok(None) => break,
-        Err(err) => return err,
       }
     }
   }
@@ -272,5 +284,145 @@ mod tests {
       text(without.enable_command(7)),
       "CLIENT TRACKING ON REDIRECT 7 BCAST NOLOOP"
     );
+  }
+
+  #[tokio::test]
+  async fn subscribed_before_tracking_and_the_first_invalidation_is_kept() {
+    let server = fake::Server::start().await;
+    let (sink, mut heard) = fake::sink();
+    let tracking = Tracking {
+      prefix: b"p:".to_vec(),
+      sink,
+    };
+    let wait = Duration::from_secs(5);
+    let dialer = Dialer::new(None, Vec::new(), wait).expect("a dialer");
+    let mut main = dialer
+      .open("127.0.0.1", server.port)
+      .await
+      .expect("the main connection");
+    let _subscriber = tracking
+      .attach(&dialer, "127.0.0.1", server.port, wait, &mut main)
+      .await
+      .expect("attached");
+    // Sent by the server in the same write as the SUBSCRIBE reply.
+    let first = tokio::time::timeout(wait, heard.recv())
+      .await
+      .expect("the first invalidation in time");
+    assert_eq!(first, Some(Invalidation::Keys(vec![b"p:early".to_vec()])));
+    assert_eq!(
+      server.log(),
+      [
+        (1, "CLIENT ID".to_string()),
+        (1, "SUBSCRIBE __redis__:invalidate".to_string()),
+        (
+          0,
+          "CLIENT TRACKING ON REDIRECT 101 BCAST PREFIX p: NOLOOP".to_string()
+        ),
+      ]
+    );
+  }
+}
+
+/// A stand-in Redis for the tracking handshake: logs each command but PING
+/// with the number of its connection (from 0, in accept order), answers it,
+/// and sends an invalidation of `p:early` in the same write as a SUBSCRIBE
+/// reply, as a server may when a key changes right after.
+#[cfg(test)]
+pub(crate) mod fake {
+  use std::sync::Mutex;
+
+  use tokio::io::{AsyncReadExt, AsyncWriteExt};
+  use tokio::net::{TcpListener, TcpStream};
+  use tokio::sync::{broadcast, mpsc};
+
+  use super::*;
+
+  pub(crate) struct Server {
+    pub port: u16,
+    log: Arc<Mutex<Vec<(usize, String)>>>,
+    hang_up: broadcast::Sender<usize>,
+  }
+
+  /// A sink that hands each invalidation to the receiver.
+  pub(crate) fn sink() -> (InvalidationSink, mpsc::UnboundedReceiver<Invalidation>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    (Arc::new(move |i| drop(tx.send(i))), rx)
+  }
+
+  impl Server {
+    pub(crate) async fn start() -> Server {
+      let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
+      let port = listener.local_addr().expect("its address").port();
+      let log = Arc::new(Mutex::new(Vec::new()));
+      let hang_up = broadcast::channel(4).0;
+      let (accept_log, accept_hang_up) = (log.clone(), hang_up.clone());
+      tokio::spawn(async move {
+        for n in 0.. {
+          let Ok((socket, _)) = listener.accept().await else {
+            return;
+          };
+          let (log, hang_up) = (accept_log.clone(), accept_hang_up.subscribe());
+          tokio::spawn(serve(n, socket, log, hang_up));
+        }
+      });
+      Server { port, log, hang_up }
+    }
+
+    pub(crate) fn log(&self) -> Vec<(usize, String)> {
+      self.log.lock().expect("the log").clone()
+    }
+
+    /// Closes connection `n`.
+    pub(crate) fn hang_up(&self, n: usize) {
+      self.hang_up.send(n).expect("connection to hang up");
+    }
+  }
+
+  async fn serve(
+    n: usize,
+    mut socket: TcpStream,
+    log: Arc<Mutex<Vec<(usize, String)>>>,
+    mut hang_up: broadcast::Receiver<usize>,
+  ) {
+    let mut buf = Vec::new();
+    loop {
+      tokio::select! {
+        read = socket.read_buf(&mut buf) => if !matches!(read, Ok(len) if len > 0) {
+          return;
+        },
+        which = hang_up.recv() => if which.ok() == Some(n) {
+          return;
+        } else {
+          continue;
+        },
+      }
+      while let Ok(Some((Ok(Reply::Array(args)), used))) = crate::resp::parse_one(&buf) {
+        buf.drain(..used);
+        let words: Vec<String> = args
+          .iter()
+          .map(|a| match a {
+            Reply::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
+            _ => String::new(),
+          })
+          .collect();
+        let command = words.join(" ");
+        let answer = match command.as_str() {
+          "PING" => b"+PONG\r\n".to_vec(),
+          "CLIENT ID" => format!(":{}\r\n", 100 + n).into_bytes(),
+          "SUBSCRIBE __redis__:invalidate" => [
+            &b"*3\r\n$9\r\nsubscribe\r\n$20\r\n__redis__:invalidate\r\n:1\r\n"[..],
+            b"*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n*1\r\n$7\r\np:early\r\n",
+          ]
+          .concat(),
+          _ => b"+OK\r\n".to_vec(),
+        };
+        if command != "PING" {
+          log.lock().expect("the log").push((n, command));
+        }
+        if socket.write_all(&answer).await.is_err() {
+          return;
+        }
+      }
+    }
   }
 }

@@ -57,18 +57,25 @@ impl Stream {
       .ok_or_else(|| Error::new(crate::error::Kind::Redis, "unexpected CLIENT ID reply"))
   }
 
-  /// Sends one command and reads its reply; only before a `Pipe` owns the stream.
+  /// Sends one command and reads its reply; only before a `Pipe` owns the
+  /// stream, and only where nothing but that reply can follow.
   pub async fn request(&mut self, args: Args) -> Result<Reply> {
+    self.request_keeping(args, &mut Inbox::new(512)).await
+  }
+
+  /// `request`, on a connection where the server may send more than the
+  /// reply (a subscriber): what arrived after it stays in `inbox`, the
+  /// start of the next message, instead of being dropped.
+  pub async fn request_keeping(&mut self, args: Args, inbox: &mut Inbox) -> Result<Reply> {
     let mut payload = Vec::new();
     encode_command(&mut payload, &args);
     self.write_all(&payload).await?;
-    let mut inbox = Inbox::new(512);
     loop {
-      if self.read_buf(inbox.for_read()).await? == 0 {
-        return Err(Error::unavailable("Redis closed the connection"));
-      }
       if let Some(reply) = inbox.next_reply()? {
         return reply;
+      }
+      if self.read_buf(inbox.for_read()).await? == 0 {
+        return Err(Error::unavailable("Redis closed the connection"));
       }
     }
   }

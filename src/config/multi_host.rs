@@ -4,10 +4,14 @@
 //!
 //! Shape: `scheme://[user[:password]@]host[:port][,host[:port]...][/path]`.
 
+use std::fmt;
+
+use super::redact::Redacted;
 use crate::error::{Error, Result};
 
-/// A parsed multi-host URL, credentials still percent-encoded.
-#[derive(Debug, PartialEq, Eq)]
+/// A parsed multi-host URL, credentials still percent-encoded. `Debug`
+/// hides the password.
+#[derive(PartialEq, Eq)]
 pub struct MultiHost<'a> {
   /// `rediss+...`: TLS to every server.
   pub tls: bool,
@@ -16,6 +20,25 @@ pub struct MultiHost<'a> {
   pub hosts: Vec<&'a str>,
   /// The path without its leading `/` (may be empty).
   pub path: &'a str,
+}
+
+impl fmt::Debug for MultiHost<'_> {
+  fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let user = self
+      .userinfo
+      .map(|u| u.split_once(':').map_or(u, |(user, _)| user));
+    let password = self
+      .userinfo
+      .and_then(|u| u.split_once(':'))
+      .map(|_| Redacted);
+    f.debug_struct("MultiHost")
+      .field("tls", &self.tls)
+      .field("user", &user)
+      .field("password", &password)
+      .field("hosts", &self.hosts)
+      .field("path", &self.path)
+      .finish()
+  }
 }
 
 /// Parses `url` if it has the scheme `redis+<kind>://` or `rediss+<kind>://`.
@@ -85,6 +108,17 @@ mod tests {
       path: "mymaster/2",
     };
     assert_eq!(parsed, Some(Ok(want)));
+  }
+
+  #[test]
+  fn debug_shows_no_password() {
+    let parsed = parse("redis+cluster://app:s3cr3t@a:7000", "cluster");
+    let text = format!("{parsed:?}");
+    assert!(!text.contains("s3cr3t"), "{text}");
+    assert!(
+      text.contains("app") && text.contains("Some(<redacted>)"),
+      "{text}"
+    );
   }
 
   #[test]

@@ -2,18 +2,27 @@
 //!
 //! - The driver owns the data connections and opens them as it likes, so
 //!   they cannot be told where to redirect invalidations. Instead each
-//!   master gets a plain connection of ours that runs `CLIENT ID`, `CLIENT
-//!   TRACKING ON REDIRECT <its own id> BCAST [PREFIX <keyPrefix>]` and
-//!   `SUBSCRIBE __redis__:invalidate`: BCAST reports every change under the
-//!   prefix on that master to it, as Pub/Sub messages `tracking.rs` parses.
-//! - NOLOOP cannot help here (it only skips the tracking connection's own
-//!   writes, and this one writes nothing): this client's own writes come
-//!   back as invalidations too and evict its own L1 copies, so a value it
-//!   has just written is read again from Redis once.
+//!   master gets two plain connections of ours, attached as a single
+//!   server's are (`Tracking::attach`): a subscriber (`CLIENT ID`, `SUBSCRIBE
+//!   __redis__:invalidate`) and, once it is subscribed, a tracker that runs
+//!   `CLIENT TRACKING ON REDIRECT <subscriber id> BCAST [PREFIX <keyPrefix>]`
+//!   and then only PINGs: BCAST reports every change under the prefix on
+//!   that master to the subscriber. One connection cannot do both in that
+//!   order (a RESP2 subscriber may only (un)subscribe, PING, QUIT or RESET),
+//!   and the other order loses the invalidations sent before SUBSCRIBE.
+//!   Tracking ends with the tracker, so losing either is losing the master.
+//! - NOLOOP cannot help here (it only skips the tracker's own writes, and it
+//!   writes nothing): this client's own writes come back as invalidations
+//!   too and evict its own L1 copies, so a value it has just written is read
+//!   again from Redis once.
 //! - Losing a subscriber, or a change in the set of masters (checked every
 //!   second: a failover, a new shard), flushes the L1 (changes may have been
 //!   missed) and re-attaches to the current masters; when that fails the
 //!   cluster connection is dropped and reconnected, as on a single server.
+//!   The cluster connection serves reads meanwhile, whose invalidations may
+//!   be lost until every master is attached: so the L1 is flushed again once
+//!   they are, and its fence (`crate::coherence`) refuses the values of reads
+//!   that started before.
 //! - Subscribers connect as a single server's connections do (`wire.rs`:
 //!   the seeds' TLS and credentials).
 
@@ -23,13 +32,16 @@ use redis::cluster_async::ClusterConnection;
 use tokio::task::JoinSet;
 
 use super::topology::{self, Node};
-use crate::backend::tracking::{self, Invalidation, Tracking};
+use crate::backend::tracking::{self, Invalidation, Subscriber, Tracking};
 use crate::backend::wire::{self, Dialer, Stream};
 use crate::backend::{Event, EventSink};
 use crate::config::TlsOptions;
 use crate::error::{Error, Kind, Result};
+use crate::resp::encode_command;
 
 const TOPOLOGY_CHECK: Duration = Duration::from_secs(1);
+/// How often an idle tracker PINGs, so no server `timeout` closes it.
+const KEEPALIVE: Duration = Duration::from_secs(1);
 
 pub struct Coherence {
   pub tracking: Tracking,
@@ -79,9 +91,8 @@ impl Coherence {
     let mut listeners = JoinSet::new();
     for (host, port) in &masters {
       match self.subscribe(host, *port).await {
-        Ok(stream) => {
-          let (sink, timeout) = (self.tracking.sink.clone(), self.timeout);
-          listeners.spawn(async move { tracking::listen(stream, sink, timeout).await });
+        Ok((subscriber, tracker)) => {
+          listeners.spawn(listen(subscriber, tracker));
         }
         Err(err) if err.kind() == Kind::Redis => {
           ttl_only(&format!("CLIENT TRACKING refused: {}", err.message()));
@@ -93,20 +104,14 @@ impl Coherence {
     Ok(Some(Subscribers { masters, listeners }))
   }
 
-  /// A connection to one master that receives its own invalidations.
-  async fn subscribe(&self, host: &str, port: u16) -> Result<Stream> {
-    let mut stream = self.dialer.open(host, port).await?;
-    let setup = async {
-      let id = stream.client_id().await?;
-      stream.request(self.tracking.enable_command(id)).await?;
-      stream
-        .request(crate::args![b"SUBSCRIBE", tracking::CHANNEL])
-        .await
-    };
-    tokio::time::timeout(self.timeout, setup)
-      .await
-      .unwrap_or_else(|_| Err(Error::unavailable("connecting to a cluster node timed out")))?;
-    Ok(stream)
+  /// One master's subscriber, and the tracker that redirects to it.
+  async fn subscribe(&self, host: &str, port: u16) -> Result<(Subscriber, Stream)> {
+    let mut tracker = self.dialer.open(host, port).await?;
+    let subscriber = self
+      .tracking
+      .attach(&self.dialer, host, port, self.timeout, &mut tracker)
+      .await?;
+    Ok((subscriber, tracker))
   }
 
   /// Keeps the subscribers attached to the current masters; returns why the
@@ -138,7 +143,93 @@ impl Coherence {
           Ok(subs) => subscribers = subs,
           Err(err) => return err,
         }
+        // Reads served while attaching may hold values whose invalidations were lost.
+        (self.tracking.sink)(Invalidation::All);
       }
     }
+  }
+}
+
+/// Returns why a master's invalidations can no longer be trusted: its
+/// subscriber or its tracker was lost.
+async fn listen(mut subscriber: Subscriber, tracker: Stream) -> Error {
+  tokio::select! {
+    why = tracking::lost(Some(&mut subscriber)) => why,
+    why = hold(tracker) => why,
+  }
+}
+
+/// Keeps a tracker open, PINGing it, and returns once it is lost: the
+/// server stops tracking for its subscriber then, without a word.
+async fn hold(mut tracker: Stream) -> Error {
+  let mut ping = Vec::new();
+  encode_command(&mut ping, &[b"PING".to_vec()]);
+  let mut buf = Vec::with_capacity(64);
+  let mut tick = tokio::time::interval(KEEPALIVE);
+  tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+  loop {
+    tokio::select! {
+      read = tracker.read_buf(&mut buf) => match read {
+        Ok(0) => return Error::unavailable("Redis closed the tracking connection"),
+        // PONGs.
+        Ok(_) => buf.clear(),
+        Err(e) => return Error::from(e),
+      },
+      _ = tick.tick() => {
+        if let Err(e) = tracker.write_all(&ping).await {
+          return Error::from(e);
+        }
+      }
+    }
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use crate::backend::tracking::fake;
+
+  #[tokio::test]
+  async fn each_master_is_subscribed_before_its_tracker_redirects_and_losing_the_tracker_is_losing_the_master(
+  ) {
+    let server = fake::Server::start().await;
+    let (sink, mut heard) = fake::sink();
+    let wait = Duration::from_secs(5);
+    let coherence = Coherence {
+      tracking: Tracking {
+        prefix: Vec::new(),
+        sink,
+      },
+      dialer: Dialer::new(None, Vec::new(), wait).expect("a dialer"),
+      timeout: wait,
+    };
+    let (subscriber, tracker) = coherence
+      .subscribe("127.0.0.1", server.port)
+      .await
+      .expect("subscribed");
+    // The tracker is connection 0, the subscriber 1.
+    assert_eq!(
+      server.log(),
+      [
+        (1, "CLIENT ID".to_string()),
+        (1, "SUBSCRIBE __redis__:invalidate".to_string()),
+        (
+          0,
+          "CLIENT TRACKING ON REDIRECT 101 BCAST NOLOOP".to_string()
+        ),
+      ]
+    );
+    let first = tokio::time::timeout(wait, heard.recv())
+      .await
+      .expect("the first invalidation in time");
+    assert_eq!(first, Some(Invalidation::Keys(vec![b"p:early".to_vec()])));
+
+    let listening = tokio::spawn(listen(subscriber, tracker));
+    server.hang_up(0);
+    let why = tokio::time::timeout(wait, listening)
+      .await
+      .expect("stopped in time")
+      .expect("the listener ran");
+    assert_eq!(why.kind(), Kind::Unavailable);
   }
 }
