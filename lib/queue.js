@@ -53,21 +53,7 @@ class Queue {
     const waitMs = waitOf(opts.timeoutMs)
     const client = this._client
     if (waitMs === 0) return client._cmd(['LMOVE', this._list, this._processing, 'RIGHT', 'LEFT'], TEXT, toJob)
-    client._open()
-    const transport = client._transport
-    const closing = client._closing.signal
-    let requestId
-    // close() waits for in-flight requests: settle this one now rather than after the wait.
-    const onClose = () => transport._settle(requestId, 'ERR_CLOSED', 'the client was closed while pop was waiting')
-    closing.addEventListener('abort', onClose)
-    try {
-      return await transport.op((id) => {
-        requestId = id
-        client._native.queuePop(id, this._list, this._processing, waitMs)
-      }, toJob)
-    } finally {
-      closing.removeEventListener('abort', onClose)
-    }
+    return client._blocking((id) => client._native.queuePop(id, this._list, this._processing, waitMs), toJob)
   }
 
   /** Removes the job from the processing list (from any process: it searches by id). */
