@@ -5,9 +5,14 @@
 //!   the supervisor in `redis.rs` checks with `ROLE` that the server is a
 //!   master before using it, since a sentinel may still name an old master
 //!   right after a failover.
+//! - A sentinel is dialled within the connect timeout and must answer
+//!   within the command timeout; one that accepts and stays silent is
+//!   skipped for the next, never waited on.
 //! - A failover is followed by reconnecting: the old master's connection
 //!   drops (or its heartbeat `ROLE` reports a replica), and the next attempt
 //!   asks the sentinels again.
+
+use std::time::Duration;
 
 use super::wire::{self, Dialer};
 use super::Reply;
@@ -18,11 +23,17 @@ pub struct Sentinels {
   master: String,
   /// Host, port, and a dialer with the sentinel's own credentials.
   nodes: Vec<(String, u16, Dialer)>,
+  /// How long a sentinel may take to answer (the command timeout).
+  reply_timeout: Duration,
 }
 
 impl Sentinels {
   /// `dialer` is the master's (TLS settings shared, credentials replaced per sentinel).
-  pub fn new(target: &SentinelTarget, dialer: &Dialer) -> Result<Sentinels> {
+  pub fn new(
+    target: &SentinelTarget,
+    dialer: &Dialer,
+    reply_timeout: Duration,
+  ) -> Result<Sentinels> {
     let nodes = target
       .sentinels
       .iter()
@@ -34,6 +45,7 @@ impl Sentinels {
     Ok(Sentinels {
       master: target.name.clone(),
       nodes,
+      reply_timeout,
     })
   }
 
@@ -55,7 +67,7 @@ impl Sentinels {
   async fn ask(&self, dialer: &Dialer, host: &str, port: u16) -> Result<(String, u16)> {
     let mut stream = dialer.open(host, port).await?;
     let cmd = crate::args![b"SENTINEL", b"get-master-addr-by-name", self.master];
-    match stream.request(cmd).await? {
+    match stream.request_within(cmd, self.reply_timeout).await? {
       Reply::Array(parts) => match parts.as_slice() {
         [Reply::Bulk(h), port] => {
           let host = String::from_utf8_lossy(h).into_owned();
