@@ -9,6 +9,7 @@
  * - A reset fails what is in flight at once (the queue's blocking connection included) and the
  *   L1 is flushed; the invalidation connection comes back with the rest.
  * - Writes split into 1-byte chunks change nothing.
+ * - A server that answers more than it was asked fails the waiting calls; none is left hanging.
  *
  * Single server only: Cluster nodes advertise their own addresses (CLUSTER SLOTS), so a proxy in
  * front of one seed node would not stand between the client and the nodes it then uses.
@@ -16,7 +17,7 @@
 import { createClient } from '../index';
 import type { Client, ClientOptions, ErrorCode, FerroError } from '../index';
 import { cleanupPrefixes, expectRejectsWith, redisCli, relaxed, testUrl, uniquePrefix, waitFor } from './helpers';
-import { startFaultProxy } from './helpers/fault-proxy';
+import { fakeServer, startFaultProxy } from './helpers/fault-proxy';
 import type { FaultProxy } from './helpers/fault-proxy';
 
 /** What a call may fail with on a faulty path: never another request's reply. */
@@ -62,6 +63,21 @@ function record(c: Client): { ready: number; error: number; reconnecting: number
   c.on('error', () => seen.error++);
   c.on('reconnecting', () => seen.reconnecting++);
   return seen;
+}
+
+/** A client through the proxy, its events counted, that has written `k` = 'before'. */
+async function withK(name: string, opts: ClientOptions) {
+  const c = await open({ keyPrefix: uniquePrefix(name), ...opts });
+  const seen = record(c);
+  await c.set('k', 'before');
+  return { c, seen };
+}
+
+/** Clears the fault and waits for the client's next 'ready'. */
+async function heal(seen: { ready: number }): Promise<void> {
+  const readyBefore = seen.ready;
+  proxy.pass();
+  await waitFor(() => seen.ready > readyBefore, 30_000, 50, "'ready' once the path heals");
 }
 
 /** Waits until `c` reads `key` as `expected` again (the path healed, the client reconnected). */
@@ -126,10 +142,7 @@ test('late replies after a timeout never reach another request', async () => {
 }, 120_000);
 
 test('a blackhole: calls fail within their timeout, health stops saying healthy, the client recovers', async () => {
-  const prefix = uniquePrefix('faults-blackhole');
-  const c = await open({ keyPrefix: prefix, ...TIGHT });
-  const seen = record(c);
-  await c.set('k', 'before');
+  const { c, seen } = await withK('faults-blackhole', TIGHT);
   await waitFor(async () => (await c.health()).status === 'healthy', 10_000, 50, 'a healthy report before the fault');
 
   proxy.blackhole();
@@ -148,19 +161,15 @@ test('a blackhole: calls fail within their timeout, health stops saying healthy,
   expect(proxy.accepted).toBeGreaterThan(1);
   await expectRejectsWith(() => c.get('k'), FAULT_CODES);
 
-  proxy.pass();
-  await waitFor(() => seen.ready > readyBefore, 30_000, 50, "'ready' once the path heals");
+  await heal(seen);
   // The write sent into the blackhole never reached Redis.
   await readsAgain(c, 'k', 'before');
   await waitFor(async () => (await c.health()).status === 'healthy', 10_000, 50, 'a healthy report after the fault');
 }, 60_000);
 
 test("a reset fails what is in flight at once, the queue's blocking pop included, and the client recovers", async () => {
-  const prefix = uniquePrefix('faults-reset');
   // Long timeouts: an ERR_UNAVAILABLE here is the reset noticed, not a timeout.
-  const c = await open({ keyPrefix: prefix, ...relaxed });
-  const seen = record(c);
-  await c.set('k', 'before');
+  const { c, seen } = await withK('faults-reset', relaxed);
   const queue = c.queue('jobs');
   const popping = outcome(queue.pop({ timeoutMs: 30_000 }));
   // The pop waits on a connection of its own: wait until the server holds it blocked.
@@ -180,9 +189,7 @@ test("a reset fails what is in flight at once, the queue's blocking pop included
   await expectRejectsWith(() => c.get('k'), 'ERR_UNAVAILABLE');
   await waitFor(() => seen.reconnecting > 0, 10_000, 50, "'reconnecting' after the reset");
 
-  const readyBefore = seen.ready;
-  proxy.pass();
-  await waitFor(() => seen.ready > readyBefore, 30_000, 50, "'ready' after the reset");
+  await heal(seen);
   await readsAgain(c, 'k', 'before');
   const id = await queue.push({ n: 1 });
   expect(await queue.pop({ timeoutMs: 5000 })).toEqual({ id, payload: { n: 1 } });
@@ -199,9 +206,7 @@ test('a reset of the invalidation connection flushes the L1, and tracking resume
   // Invalidations may have been missed while the connection was down.
   await waitFor(() => c.cache.peek('a') === undefined, 10_000, 20, 'the L1 flush after the reset');
 
-  const readyBefore = seen.ready;
-  proxy.pass();
-  await waitFor(() => seen.ready > readyBefore, 30_000, 50, "'ready' after the reset");
+  await heal(seen);
   await c.cache.set('b', 'mine');
   expect(c.cache.peek('b')).toBe('mine');
   // Another client's write reaches this L1 through the new invalidation connection.
@@ -228,3 +233,17 @@ test('writes split into 1-byte chunks change nothing', async () => {
   // One connection throughout: nothing was misread, so nothing was dropped.
   expect(proxy.accepted).toBe(1);
 }, 60_000);
+
+test('a reply nobody asked for fails the waiting calls; none is left hanging', async () => {
+  // Two replies to every command, in one write: the second has no request to go to.
+  const liar = await fakeServer((socket) => socket.on('data', () => socket.write('+PONG\r\n+PONG\r\n')));
+  try {
+    const c = await createClient({ url: liar.url, local: false, failFast: true, ...relaxed });
+    clients.push(c);
+    // The connection is dropped at the surplus reply ('PONG' only if it came in a later read).
+    const o = await outcome(c.command(['PING']));
+    expect([{ ok: true, value: 'PONG' }, { ok: false, code: 'ERR_UNAVAILABLE' }]).toContainEqual(o);
+  } finally {
+    await liar.close();
+  }
+});

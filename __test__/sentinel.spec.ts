@@ -9,6 +9,8 @@ import { createClient } from '../index';
 import type { Client, ClientOptions, FerroError } from '../index';
 import { expectRejectsWith, redisCli, rejectionOf, relaxed, startRedis, uniquePrefix, waitFor } from './helpers';
 import type { RedisServer } from './helpers';
+import { fakeServer } from './helpers/fault-proxy';
+import type { FakeServer } from './helpers/fault-proxy';
 
 let master: RedisServer;
 let replica: RedisServer;
@@ -22,46 +24,23 @@ const open = async (opts: ClientOptions) => {
 };
 const sentinelUrl = (name = 'main') => `redis+sentinel://127.0.0.1:${sentinel.port}/${name}`;
 
-/** A TCP server on 127.0.0.1; each connection is handed to `onConnection`. */
-interface FakeServer {
-  readonly port: number;
-  readonly url: string;
-  close(): Promise<void>;
-}
-
 const fakes: FakeServer[] = [];
 
-async function fakeServer(onConnection: (socket: net.Socket) => void = () => undefined): Promise<FakeServer> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
-    onConnection(socket);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const port = (server.address() as net.AddressInfo).port;
-  const fake = {
-    port,
-    url: `redis://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        sockets.forEach((s) => s.destroy());
-        server.close(() => resolve());
-      }),
-  };
-  fakes.push(fake);
-  return fake;
+/** A fake server this file closes after each test. */
+async function fake(onConnection?: (socket: net.Socket) => void): Promise<FakeServer> {
+  const server = await fakeServer(onConnection);
+  fakes.push(server);
+  return server;
 }
 
 /** Accepts connections and never answers a byte. */
-const silentServer = () => fakeServer();
+const silentServer = () => fake();
 
-/** A sentinel that names `master` as the master of any name, and nothing else. */
-const sentinelNaming = (master: FakeServer) =>
-  fakeServer((socket) =>
+/** A sentinel that names `named` as the master of any name, and nothing else. */
+const sentinelNaming = (named: FakeServer) =>
+  fake((socket) =>
     socket.once('data', () => {
-      const port = String(master.port);
+      const port = String(named.port);
       socket.write(`*2\r\n$9\r\n127.0.0.1\r\n$${port.length}\r\n${port}\r\n`);
     }),
   );

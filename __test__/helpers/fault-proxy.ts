@@ -14,6 +14,9 @@
  * - `split`: each chunk is written one byte a write, each write on its own event-loop turn.
  *
  * The mode in force when a chunk arrives decides its fate. Only loopback is ever touched.
+ *
+ * `fakeServer` stands in for a server that misbehaves on its own: one that accepts and never
+ * answers, or answers what it likes.
  */
 import * as net from 'net';
 import { testUrl } from '../helpers';
@@ -142,4 +145,34 @@ function lane(from: net.Socket, to: net.Socket, current: () => FaultMode): void 
       }
     });
   });
+}
+
+/** A TCP server on 127.0.0.1 that is not Redis. */
+export interface FakeServer {
+  readonly port: number;
+  /** `redis://127.0.0.1:<port>` */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Hands each accepted connection to `onConnection`; by default accepts and never answers a byte. */
+export async function fakeServer(onConnection: (socket: net.Socket) => void = () => undefined): Promise<FakeServer> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+    onConnection(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        sockets.forEach((s) => s.destroy());
+        server.close(() => resolve());
+      }),
+  };
 }
