@@ -41,9 +41,12 @@ afterAll(async () => {
   await cleanupPrefixes();
 });
 
-/** A client through the proxy (no L1 unless asked: reads must reach the server). */
+/**
+ * A client through the proxy (no L1 unless asked: reads must reach the server). Not failFast:
+ * a loaded machine may miss a tight timeout on the first connection; the tests wait for reads.
+ */
 async function open(opts: ClientOptions): Promise<Client> {
-  const c = await createClient({ url: proxy.url, local: false, failFast: true, ...opts });
+  const c = await createClient({ url: proxy.url, local: false, ...opts });
   clients.push(c);
   return c;
 }
@@ -69,7 +72,8 @@ function record(c: Client): { ready: number; error: number; reconnecting: number
 async function withK(name: string, opts: ClientOptions) {
   const c = await open({ keyPrefix: uniquePrefix(name), ...opts });
   const seen = record(c);
-  await c.set('k', 'before');
+  // Retried: a loaded machine may miss a tight timeout.
+  await waitFor(() => c.set('k', 'before'), 10_000, 50, 'the first write');
   return { c, seen };
 }
 
