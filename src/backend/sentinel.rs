@@ -87,3 +87,73 @@ impl Sentinels {
 pub fn is_master(role: &Reply) -> bool {
   matches!(role, Reply::Array(parts) if parts.first() == Some(&Reply::Bulk(b"master".to_vec())))
 }
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use tokio::io::{AsyncReadExt, AsyncWriteExt};
+  use tokio::net::TcpListener;
+
+  const QUICK: Duration = Duration::from_millis(200);
+
+  /// A server on loopback that accepts and never answers; its URL.
+  async fn silent() -> std::io::Result<String> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("redis://{}", listener.local_addr()?);
+    tokio::spawn(async move {
+      let mut held = Vec::new();
+      while let Ok((socket, _)) = listener.accept().await {
+        held.push(socket);
+      }
+    });
+    Ok(url)
+  }
+
+  /// A sentinel that names 127.0.0.1:6390 as the master, whatever is asked.
+  async fn naming() -> std::io::Result<String> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("redis://{}", listener.local_addr()?);
+    tokio::spawn(async move {
+      while let Ok((mut socket, _)) = listener.accept().await {
+        let mut buf = [0u8; 512];
+        if socket.read(&mut buf).await.is_ok() {
+          let _ = socket
+            .write_all(b"*2\r\n$9\r\n127.0.0.1\r\n$4\r\n6390\r\n")
+            .await;
+        }
+      }
+    });
+    Ok(url)
+  }
+
+  fn sentinels(urls: Vec<String>) -> Result<Sentinels> {
+    let target = SentinelTarget {
+      name: "main".into(),
+      sentinels: urls,
+      username: None,
+      password: None,
+      db: 0,
+    };
+    Sentinels::new(&target, &Dialer::new(None, Vec::new(), QUICK)?, QUICK)
+  }
+
+  #[tokio::test]
+  async fn a_silent_sentinel_is_skipped_for_the_next() -> std::io::Result<()> {
+    let found = match sentinels(vec![silent().await?, naming().await?]) {
+      Ok(s) => s.master().await,
+      Err(err) => Err(err),
+    };
+    assert_eq!(found, Ok(("127.0.0.1".to_string(), 6390)));
+    Ok(())
+  }
+
+  #[tokio::test]
+  async fn only_silent_sentinels_fail_as_unavailable() -> std::io::Result<()> {
+    let found = match sentinels(vec![silent().await?, silent().await?]) {
+      Ok(s) => s.master().await,
+      Err(err) => Err(err),
+    };
+    assert_eq!(found.map_err(|e| e.kind()), Err(Kind::Unavailable));
+    Ok(())
+  }
+}
