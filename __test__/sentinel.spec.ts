@@ -1,12 +1,16 @@
 /**
  * Sentinel: one master, one replica and one sentinel of this file's own. The client finds the
  * master through the sentinel, and carries on when the master is stopped and the sentinel
- * promotes the replica.
+ * promotes the replica. A sentinel or a master that accepts the connection and never answers
+ * is given up within the timeouts, never waited on.
  */
+import * as net from 'net';
 import { createClient } from '../index';
 import type { Client, ClientOptions, FerroError } from '../index';
-import { redisCli, rejectionOf, relaxed, startRedis, uniquePrefix, waitFor } from './helpers';
+import { expectRejectsWith, redisCli, rejectionOf, relaxed, startRedis, uniquePrefix, waitFor } from './helpers';
 import type { RedisServer } from './helpers';
+import { fakeServer } from './helpers/fault-proxy';
+import type { FakeServer } from './helpers/fault-proxy';
 
 let master: RedisServer;
 let replica: RedisServer;
@@ -19,6 +23,30 @@ const open = async (opts: ClientOptions) => {
   return c;
 };
 const sentinelUrl = (name = 'main') => `redis+sentinel://127.0.0.1:${sentinel.port}/${name}`;
+
+const fakes: FakeServer[] = [];
+
+/** A fake server this file closes after each test. */
+async function fake(onConnection?: (socket: net.Socket) => void): Promise<FakeServer> {
+  const server = await fakeServer(onConnection);
+  fakes.push(server);
+  return server;
+}
+
+/** Accepts connections and never answers a byte. */
+const silentServer = () => fake();
+
+/** A sentinel that names `named` as the master of any name, and nothing else. */
+const sentinelNaming = (named: FakeServer) =>
+  fake((socket) =>
+    socket.once('data', () => {
+      const port = String(named.port);
+      socket.write(`*2\r\n$9\r\n127.0.0.1\r\n$${port.length}\r\n${port}\r\n`);
+    }),
+  );
+
+/** Small timeouts: a silent server is given up quickly. */
+const TIGHT = { connectTimeoutMs: 500, commandTimeoutMs: 500 } as const;
 
 /** The servers by their current role, as the sentinel sees them. */
 async function roles(): Promise<{ primary: RedisServer; secondary: RedisServer }> {
@@ -65,6 +93,7 @@ beforeAll(async () => {
 
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()));
+  await Promise.all(fakes.splice(0).map((f) => f.close()));
 });
 
 afterAll(async () => {
@@ -92,6 +121,44 @@ test('a master no sentinel knows is a clear error', async () => {
   expect(err.message).toContain("no master 'nope'");
   const bad = (await rejectionOf(() => createClient({ sentinel: { name: '', nodes: [sentinel.url] } }))) as FerroError;
   expect(bad.code).toBe('ERR_INVALID_ARGUMENT');
+});
+
+test('a sentinel that accepts and never answers is skipped for the next one', async () => {
+  const silent = await silentServer();
+  const prefix = uniquePrefix('sentinel-silent');
+  // Listed first, in both forms: the client gives up on it and asks the real sentinel. (Without
+  // failFast, and writes retried: on a loaded machine the real one may miss the tight timeout.)
+  const url = `redis+sentinel://127.0.0.1:${silent.port},127.0.0.1:${sentinel.port}/main`;
+  const c = await open({ ...TIGHT, failFast: false, url, keyPrefix: prefix });
+  await writeThrough(c, 'k', 'through the second sentinel');
+  const { primary } = await roles();
+  expect(await redisCli(primary.url, 'GET', `${prefix}k`)).toBe('"through the second sentinel"');
+  const d = await open({ ...TIGHT, failFast: false, sentinel: { name: 'main', nodes: [silent.url, sentinel.url] }, keyPrefix: prefix });
+  await writeThrough(d, 'k2', 'through the options form');
+  expect(await redisCli(primary.url, 'GET', `${prefix}k2`)).toBe('"through the options form"');
+});
+
+test('only silent sentinels: createClient rejects with failFast, else commands fail; nothing hangs', async () => {
+  const [a, b] = [await silentServer(), await silentServer()];
+  const options = { ...TIGHT, sentinel: { name: 'main', nodes: [a.url, b.url] } };
+  await expectRejectsWith(() => open(options), 'ERR_UNAVAILABLE');
+  const c = await open({ ...options, failFast: false });
+  await expectRejectsWith(() => c.get('k'), 'ERR_UNAVAILABLE');
+  expect((await c.health()).status).toBe('unhealthy');
+});
+
+test('a master that accepts and never answers ROLE is given up', async () => {
+  const silentMaster = await silentServer();
+  const liar = await sentinelNaming(silentMaster);
+  const options = { ...TIGHT, sentinel: { name: 'main', nodes: [liar.url] } };
+  await expectRejectsWith(() => open(options), 'ERR_UNAVAILABLE');
+  const c = await open({ ...options, failFast: false });
+  const errors: FerroError[] = [];
+  c.on('error', (err) => errors.push(err));
+  await expectRejectsWith(() => c.get('k'), 'ERR_UNAVAILABLE');
+  // The supervisor keeps trying, and every attempt ends.
+  await waitFor(() => errors.length >= 2, 20_000, 50, 'two failed connection attempts');
+  expect(errors.every((err) => err.code === 'ERR_UNAVAILABLE')).toBe(true);
 });
 
 test('a failover with the old master alive (SENTINEL FAILOVER): the client leaves the demoted master', async () => {

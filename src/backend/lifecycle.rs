@@ -104,6 +104,9 @@ fn backoff_ms(attempt: u32) -> u64 {
 pub trait Link: Send + Sync + 'static {
   type Conn: Send;
   fn lifecycle(&self) -> &Lifecycle;
+  /// Every network step of it is bounded (connect or command timeout): the
+  /// supervisor awaits it, and a first attempt that hung would hold
+  /// `createClient` for good.
   fn connect(&self) -> BoxFuture<'_, Result<Self::Conn>>;
   /// Makes `conn` the one commands use.
   fn install(&self, conn: &Self::Conn);

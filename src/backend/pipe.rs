@@ -376,12 +376,13 @@ impl Pipe {
     }
     let sinks: Vec<Sink> = {
       let mut state = self.state();
-      let n = replies.len().min(state.queue.len());
-      state.queue.drain(..n).map(|w| w.sink).collect()
+      if state.queue.len() < replies.len() {
+        // Replies and requests no longer pair up: none is handed out, and
+        // the caller's `fail` fails every waiter (none is left unanswered).
+        return Err(Error::unavailable("Redis sent a reply nobody asked for"));
+      }
+      state.queue.drain(..replies.len()).map(|w| w.sink).collect()
     };
-    if sinks.len() < replies.len() {
-      return Err(Error::unavailable("Redis sent a reply nobody asked for"));
-    }
     Ok(self.deliver(sinks.into_iter().zip(replies), wake_js))
   }
 
@@ -431,6 +432,15 @@ impl Pipe {
   }
 
   /// Fails the requests whose deadline passed; returns the next deadline.
+  ///
+  /// An expired request keeps its place in the queue as a tombstone
+  /// (`Sink::Gone`): the server still answers it, in order, and that late
+  /// reply is matched to the tombstone and dropped, so it can never reach a
+  /// later request. (A connection that stays silent is dropped by the
+  /// supervisor's heartbeat, which fails its tombstones' successors too.)
+  /// Deadlines follow queue order (a pipe's requests share one timeout; a
+  /// blocking command's longer one is alone on its connection), so the scan
+  /// stops at the first one still running.
   fn expire(&self, now: Instant) -> Option<Instant> {
     let mut expired = Vec::new();
     let next = {

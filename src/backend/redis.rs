@@ -2,6 +2,13 @@
 //! one pipelined connection (`pipe.rs`, opened by `wire.rs`: TCP or TLS),
 //! kept alive by a supervisor task.
 //!
+//! - Every network step is bounded: opening a connection (TCP, TLS, AUTH,
+//!   SELECT) by the connect timeout; every request after it (the sentinels'
+//!   answer, the check below, the tracking setup, each command, each
+//!   heartbeat) by the command timeout. A new connection is used only once
+//!   the server has answered a check (`ROLE` naming a master with Sentinel,
+//!   else `PING`), so a server that accepts and never answers (a blackhole)
+//!   never becomes ready; the heartbeat drops one that goes silent later.
 //! - Commands go to the current connection; while there is none they fail at
 //!   once with `ERR_UNAVAILABLE` (never queued, so a write attempted during an
 //!   outage is never replayed later).
@@ -24,7 +31,7 @@ use super::lifecycle::{self, Lifecycle, Link, Pool};
 use super::pipe::Pipe;
 use super::sentinel::{self, Sentinels};
 use super::tracking::{Invalidation, Subscriber, Tracking};
-use super::wire::{self, Dialer};
+use super::wire::{self, Dialer, Stream};
 use super::{Args, Backend, BoxFuture, Event, EventSink, Health, Reply};
 use crate::bridge::Bridge;
 use crate::config::{SentinelTarget, TlsOptions};
@@ -91,7 +98,7 @@ impl RedisBackend {
       target.db,
     );
     let dialer = Dialer::new(opts.tls.as_ref(), Vec::new(), opts.connect_timeout)?;
-    let sentinels = Sentinels::new(target, &dialer)?;
+    let sentinels = Sentinels::new(target, &dialer, opts.command_timeout)?;
     Self::launch(Locator::Sentinel(sentinels), handshake, opts)
   }
 
@@ -144,18 +151,11 @@ impl Shared {
   async fn connect(&self) -> Result<(Live, Option<Subscriber>)> {
     let (host, port) = self.locate().await?;
     let mut stream = self.dialer.open(&host, port).await?;
-    if matches!(self.locator, Locator::Sentinel(_)) {
-      let role = stream.request(crate::args![b"ROLE"]).await?;
-      if !sentinel::is_master(&role) {
-        return Err(Error::unavailable(
-          "sentinel: the server named as master is not one (failover in progress)",
-        ));
-      }
-    }
+    self.check(&mut stream).await?;
     let subscriber = match &self.tracking {
       None => None,
       Some(t) => {
-        let timeout = self.dialer.timeout();
+        let timeout = self.command_timeout;
         match t
           .attach(&self.dialer, &host, port, timeout, &mut stream)
           .await
@@ -176,6 +176,24 @@ impl Shared {
     };
     let pipe = Pipe::start(stream, self.bridge.clone(), self.command_timeout)?;
     Ok((Live { pipe, host, port }, subscriber))
+  }
+
+  /// Whether the server of a new connection answers, within the command
+  /// timeout: with Sentinel, `ROLE` must name a master (a sentinel may still
+  /// name the old one right after a failover); else any reply to `PING`
+  /// will do, a server error (NOAUTH) included: the server is there.
+  async fn check(&self, stream: &mut Stream) -> Result<()> {
+    let sentinel = matches!(self.locator, Locator::Sentinel(_));
+    match stream
+      .request_within(probe(sentinel), self.command_timeout)
+      .await
+    {
+      Ok(role) if sentinel && !sentinel::is_master(&role) => Err(Error::unavailable(
+        "sentinel: the server named as master is not one (failover in progress)",
+      )),
+      Err(err) if err.kind() == Kind::Redis && !sentinel => Ok(()),
+      other => other.map(drop),
+    }
   }
 
   /// A connection for a blocking command: an idle one, else a new one to
@@ -236,14 +254,20 @@ impl Link for Shared {
   }
 }
 
-/// Returns why the connection is no longer usable: it failed, an idle
-/// check went unanswered, or (Sentinel) the server is no longer the master.
-async fn watch_connection(conn: &Pipe, check_role: bool) -> Error {
-  let check = if check_role {
+/// What checks that the server answers: `ROLE` with Sentinel (it must stay
+/// a master), else `PING`.
+fn probe(sentinel: bool) -> Args {
+  if sentinel {
     crate::args![b"ROLE"]
   } else {
     crate::args![b"PING"]
-  };
+  }
+}
+
+/// Returns why the connection is no longer usable: it failed, an idle
+/// check went unanswered, or (Sentinel) the server is no longer the master.
+async fn watch_connection(conn: &Pipe, check_role: bool) -> Error {
+  let check = probe(check_role);
   loop {
     tokio::select! {
       _ = conn.lost() => return Error::unavailable("connection to Redis lost"),

@@ -72,8 +72,11 @@ impl Tracking {
   /// Opens the subscriber, then enables tracking on `main`, a new connection
   /// no task uses yet (a server's main connection, a cluster master's
   /// tracker). Whatever arrives with the SUBSCRIBE reply is kept for the
-  /// listener: the first invalidations may come in the same read. A Redis error means the server refuses tracking
-  /// (before Redis 6, a proxy, an ACL without `CLIENT`).
+  /// listener: the first invalidations may come in the same read. A Redis
+  /// error means the server refuses tracking (before Redis 6, a proxy, an
+  /// ACL without `CLIENT`). The subscriber is opened within the dialer's
+  /// connect timeout; `timeout` (the command timeout) bounds the setup's
+  /// requests, then each heartbeat's answer.
   pub async fn attach(
     &self,
     dialer: &Dialer,
@@ -183,8 +186,11 @@ async fn listen(
         if heard.elapsed() > HEARTBEAT + timeout {
           return Error::unavailable("the invalidation connection stopped answering");
         }
-        if let Err(e) = stream.write_all(&ping).await {
-          return Error::from(e);
+        // A peer that stops reading must not hold the heartbeat either.
+        match tokio::time::timeout(timeout, stream.write_all(&ping)).await {
+          Ok(Ok(())) => {}
+          Ok(Err(e)) => return Error::from(e),
+          Err(_) => return Error::unavailable("the invalidation connection stopped answering"),
         }
       }
     }

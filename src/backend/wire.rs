@@ -5,6 +5,10 @@
 //!   verified: against `tls.ca` when given (a private CA), else against the
 //!   system's roots; the name checked is `tls.servername`, else the host.
 //! - A `Dialer` is built once per client, so the roots are read once.
+//! - Every step is bounded: opening (TCP, TLS, AUTH, SELECT) by the connect
+//!   timeout as a whole, each later request on the stream by its caller's
+//!   bound (`request_within`, with the command timeout), so a server that
+//!   accepts and never answers cannot hold a connection attempt.
 
 use std::io;
 use std::sync::Arc;
@@ -57,8 +61,18 @@ impl Stream {
       .ok_or_else(|| Error::new(crate::error::Kind::Redis, "unexpected CLIENT ID reply"))
   }
 
+  /// `request`, bounded by `limit`: a server that accepted the connection
+  /// and never answers fails it as unavailable (the next server is tried).
+  pub async fn request_within(&mut self, args: Args, limit: Duration) -> Result<Reply> {
+    tokio::time::timeout(limit, self.request(args))
+      .await
+      .unwrap_or_else(|_| Err(Error::unavailable("Redis did not answer in time")))
+  }
+
   /// Sends one command and reads its reply; only before a `Pipe` owns the
-  /// stream, and only where nothing but that reply can follow.
+  /// stream, and only where nothing but that reply can follow. Unbounded
+  /// itself: callers run it under a bound (`open`'s connect timeout,
+  /// `request_within`).
   pub async fn request(&mut self, args: Args) -> Result<Reply> {
     self.request_keeping(args, &mut Inbox::new(512)).await
   }
@@ -112,11 +126,6 @@ impl Dialer {
       handshake,
       ..self.clone()
     }
-  }
-
-  /// The connect timeout.
-  pub fn timeout(&self) -> Duration {
-    self.timeout
   }
 
   /// Connects and runs the handshake, within the connect timeout.
