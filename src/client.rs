@@ -11,17 +11,18 @@ use std::time::{Duration, Instant};
 use crate::args;
 use crate::backend::cluster::ClusterBackend;
 use crate::backend::memory::MemoryBackend;
-use crate::backend::pipe::Pipe;
+use crate::backend::redis::pipe::Pipe;
+use crate::backend::redis::tracking::Tracking;
 use crate::backend::redis::{self, RedisBackend};
-use crate::backend::tracking::Tracking;
 use crate::backend::{exec_one, Args, Backend, Event, EventSink, Health, Reply};
 use crate::bridge::{Bridge, Decode, Done, Wake};
+use crate::cache::coherence::Coherence;
+use crate::cache::invalidate;
 use crate::cache::Cache;
-use crate::coherence::Coherence;
 use crate::config::{CoherenceMode, Config, Target};
 use crate::error::{Error, Result};
 use crate::metrics::Counters;
-use crate::{info, invalidate, resp};
+use crate::{info, resp};
 
 pub struct ClientCore {
   pub config: Config,

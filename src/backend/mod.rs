@@ -7,12 +7,7 @@
 pub mod cluster;
 pub mod lifecycle;
 pub mod memory;
-pub mod pipe;
 pub mod redis;
-pub mod sentinel;
-pub mod socket;
-pub mod tracking;
-pub mod wire;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -120,7 +115,7 @@ pub trait Backend: Send + Sync {
 
   /// The live connection JS batches can be written to directly, if this
   /// backend has one; otherwise batches go through `exec` on tokio.
-  fn pipe(&self) -> Option<Arc<pipe::Pipe>> {
+  fn pipe(&self) -> Option<Arc<redis::pipe::Pipe>> {
     None
   }
 

@@ -21,7 +21,7 @@
 //!   cluster connection is dropped and reconnected, as on a single server.
 //!   The cluster connection serves reads meanwhile, whose invalidations may
 //!   be lost until every master is attached: so the L1 is flushed again once
-//!   they are, and its fence (`crate::coherence`) refuses the values of reads
+//!   they are, and its fence (`crate::cache::coherence`) refuses the values of reads
 //!   that started before.
 //! - Subscribers connect as a single server's connections do (`wire.rs`:
 //!   the seeds' TLS and credentials).
@@ -32,8 +32,8 @@ use redis::cluster_async::ClusterConnection;
 use tokio::task::JoinSet;
 
 use super::topology::{self, Node};
-use crate::backend::tracking::{self, Invalidation, Subscriber, Tracking};
-use crate::backend::wire::{self, Dialer, Stream};
+use crate::backend::redis::tracking::{self, Invalidation, Subscriber, Tracking};
+use crate::backend::redis::wire::{self, Dialer, Stream};
 use crate::backend::{Event, EventSink};
 use crate::config::TlsOptions;
 use crate::error::{Error, Kind, Result};
@@ -187,7 +187,7 @@ async fn hold(mut tracker: Stream) -> Error {
 #[cfg(test)]
 mod tests {
   use super::*;
-  use crate::backend::tracking::fake;
+  use crate::backend::redis::tracking::fake;
 
   #[tokio::test]
   async fn each_master_is_subscribed_before_its_tracker_redirects_and_losing_the_tracker_is_losing_the_master(

@@ -26,7 +26,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 
 use super::lifecycle::{self, Lifecycle, Link, Pool};
-use super::tracking::{Invalidation, Tracking};
+use super::redis::tracking::{Invalidation, Tracking};
 use super::{Args, Backend, BoxFuture, EventSink, Health, Reply};
 use crate::config::TlsOptions;
 use crate::error::{Error, Kind, Result};

@@ -117,7 +117,7 @@ pub(super) mod tests {
 
   /// EVALSHA of the library script `name`, as the JS layer sends it.
   pub fn eval(st: &mut Store, name: &str, keys: &[&str], argv: &[&str]) -> Result<Reply> {
-    let sha = crate::script::sha(name).unwrap_or_default();
+    let sha = crate::features::scripts::sha(name).unwrap_or_default();
     let mut cmd = args!["EVALSHA", sha, keys.len().to_string()];
     cmd.extend(keys.iter().chain(argv).map(|a| a.as_bytes().to_vec()));
     run_pipeline(st, &[cmd])

@@ -1,6 +1,6 @@
 //! Native twins of the four rate-limit scripts (`src/lua/ratelimit_*.lua`):
 //! the state where the script keeps it, the algorithm's pure function from
-//! `crate::ratelimit` (the same integers as the Lua, checked against it on a
+//! `crate::features::ratelimit` (the same integers as the Lua, checked against it on a
 //! fake clock), and the state written back when the script would write it,
 //! expiring when the script's key does (`now + resetMs`). Time is the
 //! store's clock, as TIME is on Redis.
@@ -16,7 +16,7 @@ use super::store::Store;
 use crate::args;
 use crate::backend::{Args, Reply};
 use crate::error::Result;
-use crate::ratelimit::{
+use crate::features::ratelimit::{
   Algorithm, FixedWindow, Gcra, Outcome, Params, SlidingWindow, State, TokenBucket,
 };
 

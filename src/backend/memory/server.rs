@@ -6,7 +6,7 @@ use super::store::Store;
 use super::{scripts, scripts_ratelimit};
 use crate::backend::Reply;
 use crate::error::{Error, Result};
-use crate::script::{self, Script};
+use crate::features::scripts::{self as registry, Script};
 
 pub fn ping(_st: &mut Store, args: &[Vec<u8>]) -> Result<Reply> {
   match args {
@@ -120,7 +120,7 @@ pub fn eval(st: &mut Store, args: &[Vec<u8>]) -> Result<Reply> {
   let [code, numkeys, rest @ ..] = args else {
     return Err(arity("eval"));
   };
-  let script = script::SCRIPTS
+  let script = registry::SCRIPTS
     .iter()
     .find(|s| s.code.as_bytes() == code.as_slice())
     .ok_or_else(|| {
@@ -133,7 +133,7 @@ pub fn eval(st: &mut Store, args: &[Vec<u8>]) -> Result<Reply> {
 }
 
 fn known_sha(sha: &[u8]) -> Option<&'static Script> {
-  script::by_sha(&sha.to_ascii_lowercase())
+  registry::by_sha(&sha.to_ascii_lowercase())
 }
 
 type Args<'a> = &'a [Vec<u8>];

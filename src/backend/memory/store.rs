@@ -18,8 +18,8 @@ use std::sync::Arc;
 use lru::LruCache;
 
 use super::value::Value;
+use crate::cache::l1::Clock;
 use crate::error::Result;
-use crate::local::Clock;
 
 /// Bytes counted per key besides its name and value (Redis' dict entry,
 /// object header and expiry slot are about this size).

@@ -750,8 +750,8 @@ fn time_and_scripts() {
 #[test]
 fn every_library_script_has_a_native_twin() {
   let (mut st, _) = store(None);
-  for script in crate::script::SCRIPTS {
-    let sha = crate::script::sha(script.name).unwrap_or_default();
+  for script in crate::features::scripts::SCRIPTS {
+    let sha = crate::features::scripts::sha(script.name).unwrap_or_default();
     let exists = ok(&mut st, &format!("SCRIPT EXISTS {sha}"));
     assert_eq!(exists, Reply::Array(vec![Reply::Int(1)]));
     // Called without its keys: the twin's own Redis error, never "not supported".

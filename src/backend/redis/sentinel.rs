@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use super::wire::{self, Dialer};
-use super::Reply;
+use crate::backend::Reply;
 use crate::config::SentinelTarget;
 use crate::error::{Error, Kind, Result};
 

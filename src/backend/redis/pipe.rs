@@ -32,7 +32,7 @@ use tokio_rustls::client::TlsStream;
 
 use super::socket::{self, Socket, SocketReader};
 use super::wire::Stream;
-use super::{Args, Reply};
+use crate::backend::{Args, Reply};
 use crate::bridge::{Bridge, Decode, Done};
 use crate::error::{Error, Kind, Result};
 use crate::resp::{encode_command, Inbox, Parsed};

@@ -1,22 +1,15 @@
-//! The job queue's blocking pop. Everything else of the queue is plain
-//! commands and a script sent from JS; only the wait needs a native op, because
-//! it must run on a connection of its own (`Backend::exec_blocking`) instead
-//! of holding up the multiplexed connection every other command shares.
+//! The job queue's blocking pop: the one step of the queue that is not a
+//! plain command or a script sent from JS (see `features/queue.rs`).
 
 use std::time::Duration;
 
 use napi_derive::napi;
 
+use super::NativeClient;
 use crate::args;
 use crate::bridge::Done;
 use crate::error::Error;
-use crate::NativeClient;
-
-/// BLMOVE's timeout argument: seconds, with the millisecond precision Redis accepts.
-fn timeout_arg(wait: Duration) -> String {
-  let ms = wait.as_millis();
-  format!("{}.{:03}", ms / 1000, ms % 1000)
-}
+use crate::features::queue::timeout_arg;
 
 #[napi]
 impl NativeClient {
@@ -40,17 +33,5 @@ impl NativeClient {
       timeout_arg(wait)
     ];
     self.core.blocking(id, cmd, wait);
-  }
-}
-
-#[cfg(test)]
-mod tests {
-  use super::*;
-
-  #[test]
-  fn timeout_keeps_milliseconds() {
-    assert_eq!(timeout_arg(Duration::from_millis(1)), "0.001");
-    assert_eq!(timeout_arg(Duration::from_millis(2500)), "2.500");
-    assert_eq!(timeout_arg(Duration::from_secs(60)), "60.000");
   }
 }

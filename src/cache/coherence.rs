@@ -14,13 +14,10 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use napi_derive::napi;
-
-use crate::backend::tracking::{Invalidation, InvalidationSink};
+use crate::backend::redis::tracking::{Invalidation, InvalidationSink};
 use crate::backend::Event;
 use crate::bridge::{Bridge, Done};
 use crate::cache::Cache;
-use crate::NativeClient;
 
 /// Invalidations remembered for the fence; a read that spans more is refused
 /// an L1 entry (it only costs a later miss).
@@ -173,16 +170,6 @@ impl Coherence {
       }
       _ => Some(ttl),
     }
-  }
-}
-
-#[napi]
-impl NativeClient {
-  /// The number of the latest invalidation, read before a Redis read or
-  /// write whose value may enter the L1, and handed to `localInsert`.
-  #[napi]
-  pub fn local_epoch(&self) -> f64 {
-    self.core.coherence.epoch() as f64
   }
 }
 

@@ -42,10 +42,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{watch, Notify};
 
-use super::tracking::{Invalidation, InvalidationSink};
+use super::redis::tracking::{Invalidation, InvalidationSink};
 use super::{Args, Backend, BoxFuture, Event, EventSink, Health, Reply};
+use crate::cache::l1::Clock;
 use crate::error::{Error, Result};
-use crate::local::Clock;
 use store::{Changes, Store};
 
 /// What a `memory://[name][?maxBytes=N]` URL asks for.

@@ -42,7 +42,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::wire::{Dialer, Stream};
-use super::{Args, Reply};
+use crate::backend::{Args, Reply};
 use crate::error::{Error, Result};
 use crate::resp::{encode_command, Inbox, Parsed};
 

@@ -10,8 +10,8 @@ use std::time::Duration;
 use napi_derive::napi;
 
 use crate::backend::memory::MemoryUrl;
+use crate::cache::l1::LocalConfig;
 use crate::error::{Error, Result};
-use crate::local::LocalConfig;
 
 mod multi_host;
 mod redact;

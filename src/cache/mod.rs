@@ -4,10 +4,14 @@
 //! serves L1 hits without calling here; it reports those hits (their keys, for
 //! recency, and their count) in batches through `local_touch`.
 
+pub mod coherence;
+pub mod invalidate;
+pub mod l1;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::local::{LocalConfig, LocalStats, LocalTier, Removed, SystemClock};
+use crate::cache::l1::{LocalConfig, LocalStats, LocalTier, Removed, SystemClock};
 
 /// Events the JS layer reports for the paths it drives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -29,7 +29,7 @@ use napi::bindgen_prelude::ToNapiValue;
 use napi::sys;
 use napi::Env;
 
-use crate::backend::pipe::{Pipe, Read};
+use crate::backend::redis::pipe::{Pipe, Read};
 use crate::bridge::Drained;
 
 const UV_POLL: c_int = 8;

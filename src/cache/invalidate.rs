@@ -8,7 +8,7 @@
 
 use crate::args;
 use crate::backend::{exec_one, Backend, Reply};
-use crate::coherence::Coherence;
+use crate::cache::coherence::Coherence;
 use crate::error::Result;
 use crate::glob::has_glob_chars;
 

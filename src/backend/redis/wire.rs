@@ -21,7 +21,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
-use super::{Args, Reply};
+use crate::backend::{Args, Reply};
 use crate::config::TlsOptions;
 use crate::error::{Error, Result};
 use crate::resp::{encode_command, Inbox};

@@ -24,15 +24,21 @@
 //!   still hold it blocked.
 //! - `close()` stops the supervisor and drops every connection.
 
+pub mod pipe;
+pub mod sentinel;
+pub mod socket;
+pub mod tracking;
+pub mod wire;
+
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::lifecycle::{self, Lifecycle, Link, Pool};
-use super::pipe::Pipe;
-use super::sentinel::{self, Sentinels};
-use super::tracking::{Invalidation, Subscriber, Tracking};
-use super::wire::{self, Dialer, Stream};
-use super::{Args, Backend, BoxFuture, Event, EventSink, Health, Reply};
+use self::pipe::Pipe;
+use self::sentinel::Sentinels;
+use self::tracking::{Invalidation, Subscriber, Tracking};
+use self::wire::{Dialer, Stream};
+use crate::backend::lifecycle::{self, Lifecycle, Link, Pool};
+use crate::backend::{Args, Backend, BoxFuture, Event, EventSink, Health, Reply};
 use crate::bridge::Bridge;
 use crate::config::{SentinelTarget, TlsOptions};
 use crate::error::{Error, Kind, Result};
@@ -240,7 +246,7 @@ impl Link for Shared {
       let check_role = matches!(self.locator, Locator::Sentinel(_));
       tokio::select! {
         r = watch_connection(&live.pipe, check_role) => r,
-        r = super::tracking::lost(subscriber.as_mut()) => r,
+        r = tracking::lost(subscriber.as_mut()) => r,
       }
     })
   }
@@ -310,9 +316,12 @@ impl Backend for RedisBackend {
   }
 
   fn delete_matching(&self, pattern: Vec<u8>, batch: usize) -> BoxFuture<'_, Result<u64>> {
-    Box::pin(super::scan_unlink(self, pattern, batch, move |scan| {
-      super::exec_one(self, scan)
-    }))
+    Box::pin(crate::backend::scan_unlink(
+      self,
+      pattern,
+      batch,
+      move |scan| crate::backend::exec_one(self, scan),
+    ))
   }
 
   fn exec_blocking(&self, args: Args, wait: Duration) -> BoxFuture<'_, Result<Reply>> {

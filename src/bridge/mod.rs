@@ -12,6 +12,9 @@
 //!
 //! Kept in one module so the transport can change without touching features.
 
+#[cfg(unix)]
+pub mod event_loop;
+
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 

@@ -1,0 +1,6 @@
+//! What the library builds on Redis besides the cache: rate limiting, the
+//! registry of its Lua scripts, the job queue's helpers.
+
+pub mod queue;
+pub mod ratelimit;
+pub mod scripts;
