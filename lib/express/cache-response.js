@@ -6,7 +6,7 @@
 // res.end, sendFile) pass through uncached.
 
 const { invalid } = require('../errors')
-const { key: buildKey } = require('../keys')
+const { key: buildKey } = require('../../index')
 const { checkKey, durationMs, describe } = require('../values')
 
 /** Response Cache-Control directives that forbid a shared cache to store it. */

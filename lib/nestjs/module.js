@@ -4,7 +4,7 @@
 // decorators TypeScript would apply are applied by hand.
 
 const { Global, Inject, Module } = require('@nestjs/common')
-const { createClient } = require('../client')
+const { createClient } = require('../../index')
 const { invalid } = require('../errors')
 const { describe } = require('../values')
 
