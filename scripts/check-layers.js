@@ -18,10 +18,10 @@ function layerOf(file) {
 }
 
 /**
- * What each layer may not import. Leaves (the RESP protocol, config, errors, globs, metrics, the
- * INFO summary, the clock) import only other leaves.
+ * What each layer may not import. Leaves (the RESP protocol, config, the connection targets and
+ * their redaction, errors, globs, metrics, the INFO summary, the clock) import only other leaves.
  */
-const LEAVES = ['resp', 'config', 'error', 'glob', 'metrics', 'info', 'clock']
+const LEAVES = ['resp', 'config', 'target', 'redact', 'error', 'glob', 'metrics', 'info', 'clock']
 const ABOVE_LEAVES = ['napi', 'client', 'bridge', 'cache', 'features', 'backend']
 const LAYERS = {
   napi: [],

@@ -14,8 +14,8 @@ use crate::backend::memory::MemoryBackend;
 use crate::backend::redis::pipe::Pipe;
 use crate::backend::redis::tracking::Tracking;
 use crate::backend::redis::{self, RedisBackend};
-use crate::backend::{exec_one, Args, Backend, Event, EventSink, Health, Reply};
-use crate::bridge::{Bridge, Decode, Done, Wake};
+use crate::backend::{exec_one, Args, Backend, Decode, Done, Event, EventSink, Health, Reply};
+use crate::bridge::{Bridge, Wake};
 use crate::cache::coherence::Coherence;
 use crate::cache::invalidate;
 use crate::cache::Cache;
@@ -266,7 +266,7 @@ fn server_options(
     tls: config.tls.clone(),
     connect_timeout: config.connect_timeout,
     command_timeout: config.command_timeout,
-    bridge: bridge.clone(),
+    completions: bridge.clone(),
     events,
     tracking,
   }

@@ -2,7 +2,7 @@
 //! from the JS boundary down (ARCHITECTURE.md has the picture and the rules):
 //! `napi` (every `#[napi]` item) → `client` (one client's parts wired) →
 //! `bridge` (results to JS), `cache`, `features` → `backend` → the leaves
-//! `resp`, `config`, `error`, `glob`, `metrics`, `info`.
+//! `resp`, `config`, `target`, `redact`, `error`, `glob`, `metrics`, `info`.
 
 #![deny(clippy::unwrap_used)]
 
@@ -17,4 +17,6 @@ mod glob;
 mod info;
 mod metrics;
 mod napi;
+mod redact;
 mod resp;
+mod target;

@@ -5,6 +5,7 @@
 //! every helper is written once, against this trait, whatever the backend.
 
 pub mod cluster;
+mod completion;
 pub mod lifecycle;
 pub mod memory;
 pub mod redis;
@@ -14,6 +15,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::error::{Error, Kind, Result};
+
+pub use self::completion::{Completions, Decode, Done};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

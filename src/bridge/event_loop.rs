@@ -30,7 +30,7 @@ use napi::sys;
 use napi::Env;
 
 use crate::backend::redis::pipe::{Pipe, Read};
-use crate::bridge::Drained;
+use crate::bridge::{Bridge, Drained};
 
 const UV_POLL: c_int = 8;
 const UV_READABLE: c_int = 1;
@@ -72,9 +72,10 @@ impl JsWake {
     })
   }
 
-  /// Starts reading `pipe` on the event loop, once per connection. Called
-  /// from napi methods only (the JS thread, inside a handle scope).
-  pub fn attach(&self, pipe: &Arc<Pipe>) {
+  /// Starts reading `pipe` on the event loop, once per connection; its JS
+  /// results are drained from `bridge` (the one the pipe completes into).
+  /// Called from napi methods only (the JS thread, inside a handle scope).
+  pub fn attach(&self, pipe: &Arc<Pipe>, bridge: &Arc<Bridge>) {
     let Some(fd) = pipe.raw_fd() else {
       return;
     };
@@ -85,7 +86,7 @@ impl JsWake {
     // memory is sized by libuv itself and freed in `closed` only, after
     // libuv is done with it; its data pointer owns the `Poll` until then.
     unsafe {
-      let Some(poll) = Poll::new(self, pipe.clone()) else {
+      let Some(poll) = Poll::new(self, pipe.clone(), bridge.clone()) else {
         return;
       };
       let mut event_loop = ptr::null_mut();
@@ -128,11 +129,12 @@ impl Drop for JsWake {
   }
 }
 
-/// What a poll handle owns: its connection, and its own reference to the
-/// wake function and async context (a handle may outlive its NativeClient
-/// by a loop turn).
+/// What a poll handle owns: its connection, the bridge its replies land in,
+/// and its own reference to the wake function and async context (a handle
+/// may outlive its NativeClient by a loop turn).
 struct Poll {
   pipe: Arc<Pipe>,
+  bridge: Arc<Bridge>,
   env: sys::napi_env,
   func: sys::napi_ref,
   context: sys::napi_async_context,
@@ -145,7 +147,7 @@ struct Poll {
 
 impl Poll {
   /// SAFETY: on the JS thread, inside a handle scope.
-  unsafe fn new(js: &JsWake, pipe: Arc<Pipe>) -> Option<Poll> {
+  unsafe fn new(js: &JsWake, pipe: Arc<Pipe>, bridge: Arc<Bridge>) -> Option<Poll> {
     let env = js.env;
     let mut func = ptr::null_mut();
     let mut func_ref = ptr::null_mut();
@@ -168,6 +170,7 @@ impl Poll {
     }
     Some(Poll {
       pipe,
+      bridge,
       env,
       func: func_ref,
       context,
@@ -228,7 +231,7 @@ fn call_js(poll: &Poll) {
       // napi_make_callback wants an object as `this`.
       && sys::napi_get_global(env, &mut recv) == sys::Status::napi_ok
     {
-      let drained = poll.pipe.bridge().drain();
+      let drained = poll.bridge.drain();
       let mut argv = [ptr::null_mut()];
       let argc = match Drained::to_napi_value(env, drained) {
         Ok(value) => {

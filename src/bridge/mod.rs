@@ -22,25 +22,8 @@ use napi::bindgen_prelude::{Buffer, Null, ToNapiValue, Uint32Array};
 use napi::sys;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 
-use crate::backend::{Event, Reply};
-use crate::error::Error;
+use crate::backend::{Completions, Decode, Done, Event, Reply};
 use crate::metrics::Counters;
-
-/// How bulk replies are handed to JS.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Decode {
-  /// A string when the bytes are UTF-8, else a Buffer.
-  Text,
-  /// Always a Buffer.
-  Bytes,
-}
-
-/// One finished request, or a connection event (request id 0).
-pub enum Done {
-  Ok(u32, Reply, Decode),
-  Err(u32, Error),
-  Event(Event),
-}
 
 pub type Wake = ThreadsafeFunction<(), (), (), napi::Status, false, true>;
 
@@ -78,12 +61,6 @@ impl Bridge {
         wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
       }
     }
-  }
-
-  /// Buffers finished work without waking JS: for the JS thread itself,
-  /// which drains right after.
-  pub fn complete_quiet(&self, done: impl IntoIterator<Item = Done>) {
-    self.push(done);
   }
 
   /// Buffers finished work; true when the buffer was empty before.
@@ -141,6 +118,17 @@ impl Bridge {
   /// Releases the threadsafe function; later completions are dropped.
   pub fn close(&self) {
     self.wake.lock().unwrap_or_else(|e| e.into_inner()).take();
+  }
+}
+
+/// The backends' connections complete their JS requests here.
+impl Completions for Bridge {
+  fn complete(&self, done: Vec<Done>) {
+    Bridge::complete(self, done);
+  }
+
+  fn complete_quiet(&self, done: Vec<Done>) {
+    self.push(done);
   }
 }
 

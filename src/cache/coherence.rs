@@ -15,8 +15,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::backend::redis::tracking::{Invalidation, InvalidationSink};
-use crate::backend::Event;
-use crate::bridge::{Bridge, Done};
+use crate::backend::{Done, Event};
+use crate::bridge::Bridge;
 use crate::cache::Cache;
 
 /// Invalidations remembered for the fence; a read that spans more is refused

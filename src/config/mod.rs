@@ -12,9 +12,10 @@ use napi_derive::napi;
 use crate::backend::memory::MemoryUrl;
 use crate::cache::l1::LocalConfig;
 use crate::error::{Error, Result};
+use crate::redact;
+use crate::target::{SentinelTarget, TlsOptions};
 
 mod multi_host;
-mod redact;
 
 /// Options of the native client, as the JS layer hands them over.
 #[napi(object)]
@@ -90,39 +91,6 @@ impl fmt::Debug for Target {
       Target::Memory(m) => f.debug_tuple("Memory").field(m).finish(),
     }
   }
-}
-
-/// A master found through Sentinel. `Debug` hides the passwords.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SentinelTarget {
-  /// The master's name, as the sentinels know it.
-  pub name: String,
-  /// The sentinels, as `redis://[user:pass@]host:port` URLs.
-  pub sentinels: Vec<String>,
-  pub username: Option<String>,
-  pub password: Option<String>,
-  pub db: i64,
-}
-
-impl fmt::Debug for SentinelTarget {
-  fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    f.debug_struct("SentinelTarget")
-      .field("name", &self.name)
-      .field("sentinels", &redact::Urls(&self.sentinels))
-      .field("username", &self.username)
-      .field("password", &redact::secret(&self.password))
-      .field("db", &self.db)
-      .finish()
-  }
-}
-
-/// TLS settings; certificates are always verified.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TlsOptions {
-  /// PEM of the CAs to trust; `None`: the system's roots.
-  pub ca: Option<String>,
-  /// The certificate name to check, when not the host's.
-  pub servername: Option<String>,
 }
 
 /// How the L1 learns of changes made by other clients.

@@ -6,8 +6,8 @@
 
 use std::fmt;
 
-use super::redact::Redacted;
 use crate::error::{Error, Result};
+use crate::redact::Redacted;
 
 /// A parsed multi-host URL, credentials still percent-encoded. `Debug`
 /// hides the password.

@@ -13,7 +13,8 @@ use std::time::Duration;
 use napi::Env;
 use napi_derive::napi;
 
-use crate::bridge::{Decode, Drained};
+use crate::backend::Decode;
+use crate::bridge::Drained;
 use crate::cache::CacheEvent;
 use crate::client::ClientCore;
 use crate::config::{Config, NativeOptions};
@@ -115,7 +116,7 @@ impl NativeClient {
     let pipe = self.core.submit(bytes(payload), ids, decodes);
     #[cfg(unix)]
     if let Some(pipe) = pipe.filter(|p| !p.js_reads()) {
-      self.js_wake.attach(&pipe);
+      self.js_wake.attach(&pipe, &self.core.bridge);
     }
     #[cfg(not(unix))]
     let _ = pipe;

@@ -7,7 +7,7 @@ use napi_derive::napi;
 
 use super::NativeClient;
 use crate::args;
-use crate::bridge::Done;
+use crate::backend::Done;
 use crate::error::Error;
 use crate::features::queue::timeout_arg;
 

@@ -35,9 +35,9 @@ use super::topology::{self, Node};
 use crate::backend::redis::tracking::{self, Invalidation, Subscriber, Tracking};
 use crate::backend::redis::wire::{self, Dialer, Stream};
 use crate::backend::{Event, EventSink};
-use crate::config::TlsOptions;
 use crate::error::{Error, Kind, Result};
 use crate::resp::encode_command;
+use crate::target::TlsOptions;
 
 const TOPOLOGY_CHECK: Duration = Duration::from_secs(1);
 /// How often an idle tracker PINGs, so no server `timeout` closes it.

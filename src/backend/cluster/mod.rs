@@ -28,8 +28,8 @@ use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use super::lifecycle::{self, Lifecycle, Link, Pool};
 use super::redis::tracking::{Invalidation, Tracking};
 use super::{Args, Backend, BoxFuture, EventSink, Health, Reply};
-use crate::config::TlsOptions;
 use crate::error::{Error, Kind, Result};
+use crate::target::TlsOptions;
 
 const HEARTBEAT: Duration = Duration::from_secs(1);
 /// Attempts of the driver on a connection error or a redirection.

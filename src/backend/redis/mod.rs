@@ -38,10 +38,9 @@ use self::sentinel::Sentinels;
 use self::tracking::{Invalidation, Subscriber, Tracking};
 use self::wire::{Dialer, Stream};
 use crate::backend::lifecycle::{self, Lifecycle, Link, Pool};
-use crate::backend::{Args, Backend, BoxFuture, Event, EventSink, Health, Reply};
-use crate::bridge::Bridge;
-use crate::config::{SentinelTarget, TlsOptions};
+use crate::backend::{Args, Backend, BoxFuture, Completions, Event, EventSink, Health, Reply};
 use crate::error::{Error, Kind, Result};
+use crate::target::{SentinelTarget, TlsOptions};
 
 const HEARTBEAT: Duration = Duration::from_secs(1);
 /// Idle connections kept for blocking commands.
@@ -63,7 +62,8 @@ pub struct Options {
   pub tls: Option<TlsOptions>,
   pub connect_timeout: Duration,
   pub command_timeout: Duration,
-  pub bridge: Arc<Bridge>,
+  /// Where the connections' JS results go (the bridge).
+  pub completions: Arc<dyn Completions>,
   pub events: EventSink,
   /// L1 coherence: `None` when the client has no L1 or uses `coherence: 'ttl'`.
   pub tracking: Option<Tracking>,
@@ -72,7 +72,7 @@ pub struct Options {
 struct Shared {
   locator: Locator,
   dialer: Dialer,
-  bridge: Arc<Bridge>,
+  completions: Arc<dyn Completions>,
   command_timeout: Duration,
   conn: Mutex<Option<Live>>,
   /// Connections for blocking commands, to the current server.
@@ -113,7 +113,7 @@ impl RedisBackend {
     let shared = Arc::new(Shared {
       locator,
       dialer,
-      bridge: opts.bridge,
+      completions: opts.completions,
       command_timeout: opts.command_timeout,
       conn: Mutex::new(None),
       blocking_pool: Pool::new(BLOCKING_POOL),
@@ -180,7 +180,7 @@ impl Shared {
         }
       }
     };
-    let pipe = Pipe::start(stream, self.bridge.clone(), self.command_timeout)?;
+    let pipe = Pipe::start(stream, self.completions.clone(), self.command_timeout)?;
     Ok((Live { pipe, host, port }, subscriber))
   }
 
@@ -218,7 +218,7 @@ impl Shared {
       None => return Err(Error::unavailable("not connected to Redis")),
     };
     let stream = self.dialer.open(&host, port).await?;
-    Pipe::start(stream, self.bridge.clone(), self.command_timeout)
+    Pipe::start(stream, self.completions.clone(), self.command_timeout)
   }
 }
 

@@ -32,8 +32,7 @@ use tokio_rustls::client::TlsStream;
 
 use super::socket::{self, Socket, SocketReader};
 use super::wire::Stream;
-use crate::backend::{Args, Reply};
-use crate::bridge::{Bridge, Decode, Done};
+use crate::backend::{Args, Completions, Decode, Done, Reply};
 use crate::error::{Error, Kind, Result};
 use crate::resp::{encode_command, Inbox, Parsed};
 
@@ -104,7 +103,8 @@ pub struct Pipe {
   js_read_at: AtomicU64,
   born: Instant,
   state: Mutex<State>,
-  bridge: Arc<Bridge>,
+  /// Where JS results go (the bridge): one call per batch.
+  completions: Arc<dyn Completions>,
   timeout: Duration,
   /// Wakes the writer when the outbox fills.
   write_wake: Notify,
@@ -117,7 +117,11 @@ pub struct Pipe {
 
 impl Pipe {
   /// Starts the reader and writer tasks on an established, authenticated stream.
-  pub fn start(stream: Stream, bridge: Arc<Bridge>, timeout: Duration) -> Result<Arc<Pipe>> {
+  pub fn start(
+    stream: Stream,
+    completions: Arc<dyn Completions>,
+    timeout: Duration,
+  ) -> Result<Arc<Pipe>> {
     let (tcp, watch, tls_read, tls_write) = match stream {
       Stream::Tcp(tcp) => match socket::split(tcp) {
         Ok((socket, watch)) => (Some(socket), Some(watch), None, None),
@@ -135,7 +139,7 @@ impl Pipe {
       js_read_at: AtomicU64::new(0),
       born: Instant::now(),
       state: Mutex::new(State::default()),
-      bridge,
+      completions,
       timeout,
       write_wake: Notify::new(),
       busy: Notify::new(),
@@ -236,12 +240,6 @@ impl Pipe {
       self.busy.notify_one();
     }
     Ok(())
-  }
-
-  #[cfg(unix)]
-  /// Where this connection's JS results go.
-  pub fn bridge(&self) -> &Bridge {
-    &self.bridge
   }
 
   /// Whether the connection has failed (or was shut down).
@@ -403,7 +401,7 @@ impl Pipe {
     self.lost.notify_one();
   }
 
-  /// Routes results: JS ones in one bridge call (waking JS through the
+  /// Routes results: JS ones in one `Completions` call (waking JS through the
   /// threadsafe function if `wake_js`), Rust ones through their channels.
   /// Returns whether there were JS ones.
   fn deliver(&self, results: impl Iterator<Item = (Sink, Parsed)>, wake_js: bool) -> bool {
@@ -424,9 +422,9 @@ impl Pipe {
       return false;
     }
     if wake_js {
-      self.bridge.complete(js);
+      self.completions.complete(js);
     } else {
-      self.bridge.complete_quiet(js);
+      self.completions.complete_quiet(js);
     }
     true
   }

@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use super::wire::{self, Dialer};
 use crate::backend::Reply;
-use crate::config::SentinelTarget;
 use crate::error::{Error, Kind, Result};
+use crate::target::SentinelTarget;
 
 pub struct Sentinels {
   master: String,

@@ -22,9 +22,9 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use crate::backend::{Args, Reply};
-use crate::config::TlsOptions;
 use crate::error::{Error, Result};
 use crate::resp::{encode_command, Inbox};
+use crate::target::TlsOptions;
 
 /// An open connection, before or instead of a `Pipe`.
 pub enum Stream {
