@@ -98,7 +98,7 @@ function clusterSpecs(backend: TestBackend): void {
   test('keyless commands reach every master: DBSIZE adds up, SCRIPT FLUSH empties every script cache', async () => {
     const prefix = uniquePrefix('cl-keyless');
     const c = await open(prefix);
-    // A Lua script (src/lua/ratelimit_sliding_window.lua), loaded on each master by its first call.
+    // A Lua script (src/features/ratelimit/ratelimit_sliding_window.lua), loaded on each master by its first call.
     const limiter = c.rateLimiter({ name: 'api', limit: 5, window: 60, algorithm: 'sliding-window' });
     const ids = Array.from({ length: 12 }, (_, i) => `id${i}`);
     for (const id of ids) expect((await limiter.consume(id)).allowed).toBe(true);

@@ -381,7 +381,7 @@ interface NativeRateLimit {
 const nativeOf = (client: Client) => (client as unknown as { _native: NativeRateLimit })._native;
 
 const scriptOf = (algorithm: RateLimitAlgorithm) =>
-  fs.readFileSync(path.join(__dirname, '..', 'src', 'lua', `ratelimit_${algorithm.replace('-', '_')}.lua`), 'utf8');
+  fs.readFileSync(path.join(__dirname, '..', 'src', 'features', 'ratelimit', `ratelimit_${algorithm.replace('-', '_')}.lua`), 'utf8');
 
 /** A seeded generator of integers below n, so a failing sequence can be replayed. */
 function lcg(seed: number): (n: number) => number {

@@ -1,10 +1,11 @@
 'use strict'
 // Rate limiting (`client.rateLimiter(...)`). Each algorithm is one Lua script
-// (src/lua/ratelimit_*.lua): one round trip per call, atomic on the server,
-// on the server's clock, batched with the client's other commands. The
+// (src/features/ratelimit/ratelimit_*.lua): one round trip per call, atomic on
+// the server, on the server's clock, batched with the client's other commands.
+// The native side checks a limiter's options (its algorithm, the 2^50 bound)
+// and names its script: the algorithm and script names live in Rust only. The
 // commonest call, a fixed-window consume of cost 1, skips the script: see
-// `_countOne`. Each id is
-// one key, `<keyPrefix>ratelimit:{<name>:<id>}` (a counter for the fixed
+// `_countOne`. Each id is one key, `<keyPrefix>ratelimit:{<name>:<id>}` (a counter for the fixed
 // window, a small hash for the others), whose TTL ends when the limiter would
 // be full again. One name is one namespace: limiters sharing a name share
 // their counts, so give each algorithm its own name.
@@ -15,27 +16,19 @@
 //   (at most MAX_BLOCKED ids per limiter, oldest dropped first);
 // - onRedisError: while Redis fails, 'allow' admits, 'deny' denies, and
 //   'local' (the default) runs the same algorithm in Rust over per-process
-//   state (src/ratelimit.rs), so limits still hold per process: one table
-//   per limiter name of at most `localMaxIds` ids, least recently used
-//   dropped first (src/ratelimit/local.rs).
+//   state (src/features/ratelimit/), so limits still hold per process: one
+//   table per limiter name of at most `localMaxIds` ids, least recently used
+//   dropped first (src/features/ratelimit/fallback.rs).
 
-const { invalid } = require('./errors')
+const { invalid, fromNative } = require('./errors')
 const { TEXT } = require('./transport')
 const v = require('./values')
 
-const SCRIPTS = {
-  'fixed-window': 'ratelimit_fixed_window',
-  'sliding-window': 'ratelimit_sliding_window',
-  'token-bucket': 'ratelimit_token_bucket',
-  gcra: 'ratelimit_gcra',
-}
 /** Algorithms whose capacity is `burst` (default `limit`) rather than `limit`. */
 const BUCKETS = new Set(['token-bucket', 'gcra'])
 const POLICIES = ['local', 'allow', 'deny']
 /** Failures of the call itself, not of Redis: these reject whatever the policy. */
 const NOT_REDIS = new Set(['ERR_INVALID_ARGUMENT', 'ERR_CLOSED'])
-/** Bound of limit × window and burst × window (ms): keeps the scripts' integers exact in Lua. */
-const MAX_UNITS = 2 ** 50
 const MAX_BLOCKED = 10000
 /** How long `onRedisError: 'deny'` asks callers to wait (a window if shorter): Redis is retried within seconds. */
 const DENY_RETRY_MS = 1000
@@ -47,9 +40,8 @@ class RateLimiter {
     v.checkKey(name, 'name')
     positiveInteger('limit', limit)
     const windowMs = v.durationMs('window', window)
-    if (typeof algorithm !== 'string' || !Object.prototype.hasOwnProperty.call(SCRIPTS, algorithm)) {
-      throw invalid(`algorithm must be one of ${Object.keys(SCRIPTS).join(', ')}, got ${v.describe(algorithm)}`)
-    }
+    // The native check below lists the algorithms; a non-string would not even reach it.
+    if (typeof algorithm !== 'string') throw invalid(`algorithm must be a string, got ${v.describe(algorithm)}`)
     if (burst !== undefined) {
       if (!BUCKETS.has(algorithm)) throw invalid(`burst applies to 'token-bucket' and 'gcra' only, not to '${algorithm}'`)
       positiveInteger('burst', burst)
@@ -62,8 +54,12 @@ class RateLimiter {
       positiveInteger('localMaxIds', localMaxIds)
     }
     const capacity = burst === undefined ? limit : burst
-    if (limit * windowMs > MAX_UNITS || capacity * windowMs > MAX_UNITS) {
-      throw invalid(`limit (and burst) times the window in ms must not exceed 2^50, got ${Math.max(limit, capacity)} × ${windowMs} ms`)
+    const spec = { algorithm, limit, windowMs, burst: capacity, table: `${client._prefix}ratelimit:{${name}:`, localMaxIds }
+    let script
+    try {
+      script = client._native.rateLimitScript(spec)
+    } catch (err) {
+      throw fromNative(err)
     }
     this.name = name
     this.limit = limit
@@ -73,14 +69,15 @@ class RateLimiter {
     this._capacity = capacity
     this._policy = onRedisError
     // Everything a call needs but its id and cost, computed once.
-    this._script = SCRIPTS[algorithm]
+    this._script = script.name
+    // The cost-1 fast path's own script (`_countOne`), called by name like the library's others.
     this._openScript = 'ratelimit_fixed_window_open'
-    this._sha = client._native.scriptSha(this._script)
-    this._head = `${client._prefix}ratelimit:{${name}:`
+    this._sha = script.sha
+    this._head = spec.table
     this._limitArg = String(limit)
     this._windowArg = String(windowMs)
     this._burstArg = String(capacity)
-    this._spec = { algorithm, limit, windowMs, burst: capacity, table: this._head, localMaxIds }
+    this._spec = spec
     this._blocked = new Map()
   }
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::args;
 use crate::backend::cluster::ClusterBackend;
-use crate::backend::memory::MemoryBackend;
+use crate::backend::memory::{self, MemoryBackend};
 use crate::backend::redis::pipe::Pipe;
 use crate::backend::redis::tracking::Tracking;
 use crate::backend::redis::{self, RedisBackend};
@@ -21,6 +21,7 @@ use crate::cache::invalidate;
 use crate::cache::Cache;
 use crate::config::{CoherenceMode, Config, Target};
 use crate::error::{Error, Result};
+use crate::features::scripts::LibraryScripts;
 use crate::metrics::Counters;
 use crate::{info, resp};
 
@@ -68,7 +69,19 @@ impl ClientCore {
         events,
         tracking,
       )?),
-      Target::Memory(url) => Arc::new(MemoryBackend::open(url, events, tracking.map(|t| t.sink))),
+      Target::Memory(url) => {
+        // memory:// runs the library's scripts by their native twins.
+        let options = memory::Options {
+          name: url.name.clone(),
+          max_bytes: url.max_bytes,
+          scripts: &LibraryScripts,
+        };
+        Arc::new(MemoryBackend::open(
+          &options,
+          events,
+          tracking.map(|t| t.sink),
+        ))
+      }
     };
     Ok(ClientCore {
       config,

@@ -2,7 +2,7 @@
 //! from the JS boundary down (ARCHITECTURE.md has the picture and the rules):
 //! `napi` (every `#[napi]` item) → `client` (one client's parts wired) →
 //! `bridge` (results to JS), `cache`, `features` → `backend` → the leaves
-//! `resp`, `config`, `target`, `redact`, `error`, `glob`, `metrics`, `info`.
+//! `resp`, `config`, `target`, `redact`, `error`, `glob`, `clock`, `metrics`, `info`.
 
 #![deny(clippy::unwrap_used)]
 
@@ -10,6 +10,7 @@ mod backend;
 mod bridge;
 mod cache;
 mod client;
+mod clock;
 mod config;
 mod error;
 mod features;

@@ -1,9 +1,9 @@
-//! Client counters and their Prometheus text exposition.
+//! Client counters, the cache's snapshot types and their Prometheus text
+//! exposition (a leaf: the cache fills the snapshots it renders).
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::cache::CacheSnapshot;
 use crate::error::{Error, Kind};
 
 #[derive(Default)]
@@ -44,6 +44,41 @@ impl Counters {
       errors: self.errors.load(Ordering::Relaxed),
       timeouts: self.timeouts.load(Ordering::Relaxed),
       reconnects: self.reconnects.load(Ordering::Relaxed),
+    }
+  }
+}
+
+/// A snapshot of the tier's occupancy, for the client's stats.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LocalStats {
+  pub entries: usize,
+  pub bytes: usize,
+  /// Entries pushed out to respect the bounds (not expiries, not removals).
+  pub evictions: u64,
+}
+
+/// A snapshot of the cache counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CacheSnapshot {
+  pub local_hits: u64,
+  pub remote_hits: u64,
+  pub misses: u64,
+  pub loads: u64,
+  pub errors: u64,
+  pub local: LocalStats,
+}
+
+impl CacheSnapshot {
+  pub fn hits(&self) -> u64 {
+    self.local_hits + self.remote_hits
+  }
+
+  pub fn hit_rate(&self) -> f64 {
+    let reads = self.hits() + self.misses;
+    if reads == 0 {
+      0.0
+    } else {
+      self.hits() as f64 / reads as f64
     }
   }
 }

@@ -10,73 +10,13 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
 
 use lru::LruCache;
 
+use crate::clock::Clock;
+use crate::config::LocalConfig;
 use crate::glob;
-
-/// A millisecond clock. Only differences between readings matter. It is a
-/// trait so that tests can move time by hand.
-pub trait Clock: Send + Sync {
-  fn now_ms(&self) -> u64;
-}
-
-/// Milliseconds since this clock was created. It is monotonic, so a jump in
-/// wall-clock time never expires an entry early or brings an expired one back.
-pub struct SystemClock {
-  origin: Instant,
-}
-
-impl SystemClock {
-  pub fn new() -> Self {
-    SystemClock {
-      origin: Instant::now(),
-    }
-  }
-}
-
-impl Default for SystemClock {
-  fn default() -> Self {
-    Self::new()
-  }
-}
-
-impl Clock for SystemClock {
-  fn now_ms(&self) -> u64 {
-    u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
-  }
-}
-
-/// Bounds of the tier.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LocalConfig {
-  /// Most entries held; the removal journal is bounded by it too.
-  pub max_entries: usize,
-  /// Most bytes held, counting each key plus its serialized value.
-  pub max_bytes: usize,
-  /// Longest lifetime of an entry, whatever its Redis TTL.
-  pub ttl_ms: u64,
-}
-
-impl Default for LocalConfig {
-  fn default() -> Self {
-    LocalConfig {
-      max_entries: 10_000,
-      max_bytes: 64 << 20,
-      ttl_ms: 60_000,
-    }
-  }
-}
-
-/// A snapshot of the tier's occupancy, for the client's stats.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LocalStats {
-  pub entries: usize,
-  pub bytes: usize,
-  /// Entries pushed out to respect the bounds (not expiries, not removals).
-  pub evictions: u64,
-}
+use crate::metrics::LocalStats;
 
 /// Keys whose parsed copies JS must drop.
 #[derive(Debug, PartialEq, Eq)]
@@ -692,12 +632,5 @@ mod tests {
   fn the_tier_can_be_shared_across_threads() {
     fn shared<T: Send + Sync>() {}
     shared::<LocalTier>();
-  }
-
-  #[test]
-  fn the_system_clock_is_monotonic() {
-    let clock = SystemClock::new();
-    let first = clock.now_ms();
-    assert!(clock.now_ms() >= first);
   }
 }

@@ -11,7 +11,10 @@ pub mod l1;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::cache::l1::{LocalConfig, LocalStats, LocalTier, Removed, SystemClock};
+use crate::cache::l1::{LocalTier, Removed};
+use crate::clock::SystemClock;
+use crate::config::LocalConfig;
+pub use crate::metrics::CacheSnapshot;
 
 /// Events the JS layer reports for the paths it drives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,32 +44,6 @@ struct Counters {
   misses: AtomicU64,
   loads: AtomicU64,
   errors: AtomicU64,
-}
-
-/// A snapshot of the cache counters.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct CacheSnapshot {
-  pub local_hits: u64,
-  pub remote_hits: u64,
-  pub misses: u64,
-  pub loads: u64,
-  pub errors: u64,
-  pub local: LocalStats,
-}
-
-impl CacheSnapshot {
-  pub fn hits(&self) -> u64 {
-    self.local_hits + self.remote_hits
-  }
-
-  pub fn hit_rate(&self) -> f64 {
-    let reads = self.hits() + self.misses;
-    if reads == 0 {
-      0.0
-    } else {
-      self.hits() as f64 / reads as f64
-    }
-  }
 }
 
 pub struct Cache {

@@ -9,13 +9,16 @@ use std::time::Duration;
 
 use napi_derive::napi;
 
-use crate::backend::memory::MemoryUrl;
-use crate::cache::l1::LocalConfig;
 use crate::error::{Error, Result};
 use crate::redact;
 use crate::target::{SentinelTarget, TlsOptions};
 
+mod local;
+mod memory_url;
 mod multi_host;
+
+pub use local::LocalConfig;
+pub use memory_url::MemoryUrl;
 
 /// Options of the native client, as the JS layer hands them over.
 #[napi(object)]

@@ -1,4 +1,5 @@
-//! The per-process limiter behind `onRedisError: 'local'`, as JS calls it.
+//! Rate limiting as JS calls it: a limiter's script, and the per-process
+//! limiter behind `onRedisError: 'local'`.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -7,6 +8,7 @@ use napi_derive::napi;
 use super::NativeClient;
 use crate::error::{Error, Result};
 use crate::features::ratelimit::{fallback, Algorithm, Params};
+use crate::features::scripts;
 
 /// How the JS limiter describes itself to the local fallback.
 #[napi(object)]
@@ -33,6 +35,26 @@ fn whole(name: &str, n: f64) -> Result<u64> {
   }
 }
 
+/// The limiter `spec` describes, checked once for both the script and the
+/// local limiter (the algorithm names and the 2^50 bound live in Rust only).
+fn limiter(spec: &LimiterSpec) -> Result<(Algorithm, Params)> {
+  let algorithm = Algorithm::from_name(&spec.algorithm)?;
+  let params = Params::new(
+    whole("limit", spec.limit)?,
+    whole("window", spec.window_ms)?,
+    whole("burst", spec.burst)?,
+  )?;
+  Ok((algorithm, params))
+}
+
+/// The script a limiter runs on the server: its registry name (for the
+/// NOSCRIPT fallback) and SHA (for EVALSHA).
+#[napi(object)]
+pub struct LimiterScript {
+  pub name: String,
+  pub sha: String,
+}
+
 fn clock_ms() -> u64 {
   SystemTime::now()
     .duration_since(UNIX_EPOCH)
@@ -54,13 +76,7 @@ impl NativeClient {
     peek: bool,
     now_ms: Option<f64>,
   ) -> napi::Result<Vec<f64>> {
-    let algorithm = Algorithm::from_name(&spec.algorithm)
-      .ok_or_else(|| Error::invalid(format!("unknown algorithm {:?}", spec.algorithm)))?;
-    let params = Params::new(
-      whole("limit", spec.limit)?,
-      whole("window", spec.window_ms)?,
-      whole("burst", spec.burst)?,
-    )?;
+    let (algorithm, params) = limiter(&spec)?;
     let cost = whole("cost", cost)?;
     if cost > algorithm.capacity(&params) {
       return Err(Error::invalid("cost must not exceed the limiter's capacity").into());
@@ -84,6 +100,19 @@ impl NativeClient {
       o.reset_ms as f64,
       o.retry_after_ms as f64,
     ])
+  }
+
+  /// Checks a limiter's configuration (algorithm, positive integers, the 2^50
+  /// bound) and names its script; JS calls it once per limiter.
+  #[napi]
+  pub fn rate_limit_script(&self, spec: LimiterSpec) -> napi::Result<LimiterScript> {
+    let (algorithm, _) = limiter(&spec)?;
+    let name = algorithm.script();
+    let sha = scripts::sha(name).ok_or_else(|| Error::invalid(format!("unknown script {name}")))?;
+    Ok(LimiterScript {
+      name: name.to_string(),
+      sha: sha.to_string(),
+    })
   }
 
   /// Forgets the local state of one full key (`limiter.reset(id)`).

@@ -16,17 +16,17 @@
 //!   (`coherence: 'tracking'`) hear of every key another client of the store
 //!   changes, as Redis' `CLIENT TRACKING ... NOLOOP` would tell them; the
 //!   store collects changed keys only while such a client is open.
-//! - The library's Lua scripts run as native twins (`scripts.rs`,
-//!   `scripts_ratelimit.rs`) with the same results; EVAL of any other script
-//!   is refused. A command this backend lacks gets Redis' "unknown command".
+//! - Scripts run as native twins with the same results as their Lua; the
+//!   client gives the store the set it runs (`script.rs` says what a twin is;
+//!   the library's live next to their Lua, in `features`). EVAL of any other
+//!   script is refused. A command this backend lacks gets Redis' "unknown command".
 
 mod args;
 mod exec;
 mod hashes;
 mod keyspace;
 mod lists;
-mod scripts;
-mod scripts_ratelimit;
+pub mod script;
 mod server;
 mod sets;
 mod store;
@@ -38,86 +38,16 @@ mod tests;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::sync::{watch, Notify};
 
 use super::redis::tracking::{Invalidation, InvalidationSink};
 use super::{Args, Backend, BoxFuture, Event, EventSink, Health, Reply};
-use crate::cache::l1::Clock;
+use crate::clock::{Clock, UnixClock};
 use crate::error::{Error, Result};
+use script::Scripts;
 use store::{Changes, Store};
-
-/// What a `memory://[name][?maxBytes=N]` URL asks for.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct MemoryUrl {
-  /// `None`: a store of this client alone.
-  pub name: Option<String>,
-  /// Bound on the store's estimated size; `None`: unbounded.
-  pub max_bytes: Option<usize>,
-}
-
-impl MemoryUrl {
-  /// `None` when `url` is not a `memory://` URL.
-  pub fn parse(url: &str) -> Option<Result<MemoryUrl>> {
-    const SCHEME: &str = "memory://";
-    let head = url.get(..SCHEME.len())?;
-    if !head.eq_ignore_ascii_case(SCHEME) {
-      return None;
-    }
-    let rest = url.get(SCHEME.len()..).unwrap_or_default();
-    let (name, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let name = name.trim_end_matches('/');
-    let mut parsed = MemoryUrl {
-      name: (!name.is_empty()).then(|| name.to_string()),
-      max_bytes: None,
-    };
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-      match pair.split_once('=') {
-        Some(("maxBytes", n)) => match n.parse::<usize>() {
-          Ok(n) if n > 0 => parsed.max_bytes = Some(n),
-          _ => {
-            return Some(Err(Error::invalid(
-              "url: maxBytes must be a positive integer (memory://name?maxBytes=1048576)",
-            )))
-          }
-        },
-        _ => {
-          return Some(Err(Error::invalid(format!(
-            "url: unknown memory:// option '{pair}' (expected maxBytes)"
-          ))))
-        }
-      }
-    }
-    Some(Ok(parsed))
-  }
-}
-
-/// Unix time in ms that never goes back: the system clock read once, then
-/// advanced by a monotonic one (TTLs are durations; EXAT and TIME need an epoch).
-struct UnixClock {
-  origin_ms: u64,
-  origin: Instant,
-}
-
-impl UnixClock {
-  fn new() -> Self {
-    let since_epoch = SystemTime::now()
-      .duration_since(UNIX_EPOCH)
-      .unwrap_or_default();
-    UnixClock {
-      origin_ms: u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX),
-      origin: Instant::now(),
-    }
-  }
-}
-
-impl Clock for UnixClock {
-  fn now_ms(&self) -> u64 {
-    let elapsed = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
-    self.origin_ms.saturating_add(elapsed)
-  }
-}
 
 /// One store, the wake-up of the pops blocked on it, and the clients whose
 /// L1 follows its changes.
@@ -129,9 +59,9 @@ struct Shared {
 }
 
 impl Shared {
-  fn new(clock: Arc<dyn Clock>, max_bytes: Option<usize>) -> Self {
+  fn new(clock: Arc<dyn Clock>, options: &Options) -> Self {
     Shared {
-      store: Mutex::new(Store::new(clock, max_bytes)),
+      store: Mutex::new(Store::new(clock, options.max_bytes, options.scripts)),
       pushed: Notify::new(),
       listeners: Mutex::new(Vec::new()),
     }
@@ -203,11 +133,22 @@ fn named() -> MutexGuard<'static, Vec<(String, Weak<Shared>)>> {
   NAMED.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The store `url` names, created when no client holds it. The first client
-/// to create a named store sets its `maxBytes`.
-fn open_store(url: &MemoryUrl, clock: Arc<dyn Clock>) -> Arc<Shared> {
-  let fresh = || Arc::new(Shared::new(clock, url.max_bytes));
-  let Some(name) = &url.name else {
+/// What a client opens: a store, private or shared by name, and what it runs.
+pub struct Options {
+  /// `None`: a store of this client alone; `Some`: the store of that name,
+  /// shared by the clients of the process that open it.
+  pub name: Option<String>,
+  /// Bound on the store's estimated size; `None`: unbounded.
+  pub max_bytes: Option<usize>,
+  /// The scripts EVAL / EVALSHA run.
+  pub scripts: &'static dyn Scripts,
+}
+
+/// The store `options` names, created when no client holds it. The first
+/// client to create a named store sets its bound and scripts.
+fn open_store(options: &Options, clock: Arc<dyn Clock>) -> Arc<Shared> {
+  let fresh = || Arc::new(Shared::new(clock, options));
+  let Some(name) = &options.name else {
     return fresh();
   };
   let mut stores = named();
@@ -233,10 +174,10 @@ impl MemoryBackend {
   /// Opens (or joins) the store; ready at once. With `tracking`, the L1 of
   /// this client hears of the changes other clients of a named store make
   /// (a private store has no other client).
-  pub fn open(url: &MemoryUrl, events: EventSink, tracking: Option<InvalidationSink>) -> Self {
+  pub fn open(options: &Options, events: EventSink, tracking: Option<InvalidationSink>) -> Self {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    let shared = open_store(url, Arc::new(UnixClock::new()));
-    if let (Some(sink), Some(_)) = (tracking, &url.name) {
+    let shared = open_store(options, Arc::new(UnixClock::new()));
+    if let (Some(sink), Some(_)) = (tracking, &options.name) {
       shared.listen(id, sink);
     }
     let backend = MemoryBackend {

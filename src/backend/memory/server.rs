@@ -1,12 +1,12 @@
 //! Server commands: PING, ECHO, TIME, INFO, SCRIPT, and EVAL / EVALSHA of
-//! the library's own scripts, which run as native Rust twins of their Lua.
+//! the scripts the store was given, which run as native Rust twins of their
+//! Lua (`script.rs`).
 
 use super::args::{arity, err, integer, is, ok, reply_error};
+use super::script::Twin;
 use super::store::Store;
-use super::{scripts, scripts_ratelimit};
 use crate::backend::Reply;
 use crate::error::{Error, Result};
-use crate::features::scripts::{self as registry, Script};
 
 pub fn ping(_st: &mut Store, args: &[Vec<u8>]) -> Result<Reply> {
   match args {
@@ -79,9 +79,9 @@ fn human_bytes(n: usize) -> String {
   format!("{value:.2}{}", UNITS[unit])
 }
 
-/// SCRIPT LOAD | EXISTS | FLUSH. Scripts are not stored: the library's own
-/// always exist (they are built in), any other cannot run here.
-pub fn script(_st: &mut Store, args: &[Vec<u8>]) -> Result<Reply> {
+/// SCRIPT LOAD | EXISTS | FLUSH. Scripts are not stored: the ones the store
+/// was given always exist (they are built in), any other cannot run here.
+pub fn script(st: &mut Store, args: &[Vec<u8>]) -> Result<Reply> {
   match args {
     [sub, code] if is(sub, "LOAD") => {
       let code = String::from_utf8_lossy(code);
@@ -92,7 +92,7 @@ pub fn script(_st: &mut Store, args: &[Vec<u8>]) -> Result<Reply> {
     [sub, shas @ ..] if is(sub, "EXISTS") && !shas.is_empty() => Ok(Reply::Array(
       shas
         .iter()
-        .map(|sha| Reply::Int(i64::from(known_sha(sha).is_some())))
+        .map(|sha| Reply::Int(i64::from(known_sha(st, sha).is_some())))
         .collect(),
     )),
     [sub] | [sub, _] if is(sub, "FLUSH") => Ok(ok()),
@@ -109,31 +109,26 @@ pub fn evalsha(st: &mut Store, args: &[Vec<u8>]) -> Result<Reply> {
   let [sha, numkeys, rest @ ..] = args else {
     return Err(arity("evalsha"));
   };
-  let script =
-    known_sha(sha).ok_or_else(|| reply_error("NOSCRIPT No matching script. Please use EVAL."))?;
+  let twin = known_sha(st, sha)
+    .ok_or_else(|| reply_error("NOSCRIPT No matching script. Please use EVAL."))?;
   let (keys, argv) = split_keys(numkeys, rest)?;
-  run_script(st, script, keys, argv)
+  twin(st, keys, argv)
 }
 
-/// EVAL code numkeys key... arg...: only the library's own scripts.
+/// EVAL code numkeys key... arg...: only the scripts the store was given.
 pub fn eval(st: &mut Store, args: &[Vec<u8>]) -> Result<Reply> {
   let [code, numkeys, rest @ ..] = args else {
     return Err(arity("eval"));
   };
-  let script = registry::SCRIPTS
-    .iter()
-    .find(|s| s.code.as_bytes() == code.as_slice())
-    .ok_or_else(|| {
-      Error::invalid(
-        "EVAL of a script that is not one of ferrocache's is not supported by memory://",
-      )
-    })?;
+  let twin = st.scripts().by_code(code).ok_or_else(|| {
+    Error::invalid("EVAL of a script that is not one of ferrocache's is not supported by memory://")
+  })?;
   let (keys, argv) = split_keys(numkeys, rest)?;
-  run_script(st, script, keys, argv)
+  twin(st, keys, argv)
 }
 
-fn known_sha(sha: &[u8]) -> Option<&'static Script> {
-  registry::by_sha(&sha.to_ascii_lowercase())
+fn known_sha(st: &Store, sha: &[u8]) -> Option<Twin> {
+  st.scripts().by_sha(&sha.to_ascii_lowercase())
 }
 
 type Args<'a> = &'a [Vec<u8>];
@@ -148,44 +143,6 @@ fn split_keys<'a>(numkeys: &[u8], rest: Args<'a>) -> Result<(Args<'a>, Args<'a>)
     return Err(err("Number of keys can't be greater than number of args"));
   }
   Ok(rest.split_at(n))
-}
-
-/// A native twin of one Lua script: `(store, KEYS, ARGV)`, run under the
-/// store lock, so it is as atomic as the script is on Redis.
-type Native = fn(&mut Store, &[Vec<u8>], &[Vec<u8>]) -> Result<Reply>;
-
-/// The native twin of each script, by `Script::name`.
-const NATIVE: &[(&str, Native)] = &[
-  ("blacklist_revoke_all", scripts::blacklist_revoke_all),
-  ("drafts_save", scripts::drafts_save),
-  ("queue_ack", scripts::queue_ack),
-  ("ratelimit_fixed_window", scripts_ratelimit::fixed_window),
-  (
-    "ratelimit_fixed_window_open",
-    scripts_ratelimit::fixed_window_open,
-  ),
-  (
-    "ratelimit_sliding_window",
-    scripts_ratelimit::sliding_window,
-  ),
-  ("ratelimit_token_bucket", scripts_ratelimit::token_bucket),
-  ("ratelimit_gcra", scripts_ratelimit::gcra),
-];
-
-/// Runs `script` by its native twin.
-pub fn run_script(
-  st: &mut Store,
-  script: &Script,
-  keys: &[Vec<u8>],
-  argv: &[Vec<u8>],
-) -> Result<Reply> {
-  match NATIVE.iter().find(|(name, _)| *name == script.name) {
-    Some((_, native)) => native(st, keys, argv),
-    None => Err(Error::invalid(format!(
-      "script {} not supported by memory://",
-      script.name
-    ))),
-  }
 }
 
 #[cfg(test)]

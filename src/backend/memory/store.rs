@@ -17,8 +17,9 @@ use std::sync::Arc;
 
 use lru::LruCache;
 
+use super::script::Scripts;
 use super::value::Value;
-use crate::cache::l1::Clock;
+use crate::clock::Clock;
 use crate::error::Result;
 
 /// Bytes counted per key besides its name and value (Redis' dict entry,
@@ -65,6 +66,8 @@ pub struct Store {
   used: usize,
   max_bytes: Option<usize>,
   clock: Arc<dyn Clock>,
+  /// The scripts EVAL / EVALSHA run (`script.rs`).
+  scripts: &'static dyn Scripts,
   /// The time commands see: read once per command (once per EXEC).
   now: u64,
   stats: Stats,
@@ -84,7 +87,11 @@ pub struct Changes {
 }
 
 impl Store {
-  pub fn new(clock: Arc<dyn Clock>, max_bytes: Option<usize>) -> Self {
+  pub fn new(
+    clock: Arc<dyn Clock>,
+    max_bytes: Option<usize>,
+    scripts: &'static dyn Scripts,
+  ) -> Self {
     let now = clock.now_ms();
     Store {
       entries: LruCache::unbounded(),
@@ -94,6 +101,7 @@ impl Store {
       used: 0,
       max_bytes,
       clock,
+      scripts,
       now,
       stats: Stats::default(),
       pushed: false,
@@ -131,6 +139,11 @@ impl Store {
   /// Current time in milliseconds (Unix time for the backend's clock).
   pub fn now(&self) -> u64 {
     self.now
+  }
+
+  /// The scripts this store runs.
+  pub fn scripts(&self) -> &'static dyn Scripts {
+    self.scripts
   }
 
   pub fn stats(&self) -> Stats {
@@ -450,7 +463,8 @@ pub(crate) mod tests {
 
   pub fn store(max_bytes: Option<usize>) -> (Store, Arc<FakeClock>) {
     let clock = Arc::new(FakeClock(AtomicU64::new(1_000_000)));
-    (Store::new(clock.clone(), max_bytes), clock)
+    let scripts = &crate::features::scripts::LibraryScripts;
+    (Store::new(clock.clone(), max_bytes, scripts), clock)
   }
 
   fn s(v: &str) -> Value {

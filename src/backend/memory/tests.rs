@@ -747,66 +747,24 @@ fn time_and_scripts() {
   assert!(fail(&mut st, "EVALSHA abc 2 k").1.starts_with("NOSCRIPT"));
 }
 
-#[test]
-fn every_library_script_has_a_native_twin() {
-  let (mut st, _) = store(None);
-  for script in crate::features::scripts::SCRIPTS {
-    let sha = crate::features::scripts::sha(script.name).unwrap_or_default();
-    let exists = ok(&mut st, &format!("SCRIPT EXISTS {sha}"));
-    assert_eq!(exists, Reply::Array(vec![Reply::Int(1)]));
-    // Called without its keys: the twin's own Redis error, never "not supported".
-    let (kind, message) = fail(&mut st, &format!("EVALSHA {sha} 0"));
-    assert_eq!(kind, Kind::Redis, "{}: {message}", script.name);
-    assert!(message.contains(script.name), "{message}");
-  }
-}
-
-#[test]
-fn urls_name_a_store_and_its_bound() {
-  let parse = |url: &str| MemoryUrl::parse(url).map(|r| r.map_err(|e| e.kind()));
-  assert_eq!(parse("redis://h:1"), None);
-  assert_eq!(parse("memory://"), Some(Ok(MemoryUrl::default())));
-  assert_eq!(
-    parse("MEMORY://shop/"),
-    Some(Ok(MemoryUrl {
-      name: Some("shop".into()),
-      max_bytes: None
-    }))
-  );
-  assert_eq!(
-    parse("memory://shop?maxBytes=1048576"),
-    Some(Ok(MemoryUrl {
-      name: Some("shop".into()),
-      max_bytes: Some(1 << 20)
-    }))
-  );
-  assert_eq!(
-    parse("memory://?maxBytes=10")
-      .and_then(|r| r.ok())
-      .map(|u| u.max_bytes),
-    Some(Some(10))
-  );
-  for bad in [
-    "memory://x?maxBytes=0",
-    "memory://x?maxBytes=-1",
-    "memory://x?size=1",
-  ] {
-    assert_eq!(parse(bad), Some(Err(Kind::InvalidArgument)), "{bad}");
+/// The options of a memory:// URL, with the library's scripts.
+fn options(url: &str) -> Options {
+  let url = crate::config::MemoryUrl::parse(url)
+    .and_then(|r| r.ok())
+    .unwrap_or_default();
+  Options {
+    name: url.name,
+    max_bytes: url.max_bytes,
+    scripts: &crate::features::scripts::LibraryScripts,
   }
 }
 
 fn backend(url: &str) -> MemoryBackend {
-  let url = MemoryUrl::parse(url)
-    .and_then(|r| r.ok())
-    .unwrap_or_default();
-  MemoryBackend::open(&url, Arc::new(|_| {}), None)
+  MemoryBackend::open(&options(url), Arc::new(|_| {}), None)
 }
 
 /// A backend whose invalidations are recorded.
 fn listening(url: &str) -> (MemoryBackend, Arc<std::sync::Mutex<Vec<Invalidation>>>) {
-  let url = MemoryUrl::parse(url)
-    .and_then(|r| r.ok())
-    .unwrap_or_default();
   let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
   let sink = heard.clone();
   let tracking: InvalidationSink = Arc::new(move |i| {
@@ -815,7 +773,7 @@ fn listening(url: &str) -> (MemoryBackend, Arc<std::sync::Mutex<Vec<Invalidation
     }
   });
   (
-    MemoryBackend::open(&url, Arc::new(|_| {}), Some(tracking)),
+    MemoryBackend::open(&options(url), Arc::new(|_| {}), Some(tracking)),
     heard,
   )
 }
@@ -953,14 +911,4 @@ async fn delete_matching_removes_every_match_in_batches() {
   one(&b, "SET b:1 v").await.ok();
   assert_eq!(b.delete_matching(b"a:*".to_vec(), 7).await, Ok(120));
   assert_eq!(one(&b, "DBSIZE").await, Ok(Reply::Int(1)));
-}
-
-#[test]
-fn the_unix_clock_starts_at_system_time() {
-  let since_epoch = SystemTime::now()
-    .duration_since(UNIX_EPOCH)
-    .map(|d| d.as_millis() as u64)
-    .unwrap_or_default();
-  let now = UnixClock::new().now_ms();
-  assert!(now.abs_diff(since_epoch) < 60_000);
 }

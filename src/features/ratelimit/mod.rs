@@ -1,6 +1,7 @@
 //! Rate limiting: four algorithms, each computed in integers so that the Lua
-//! script that runs it on Redis (`src/lua/ratelimit_*.lua`) and its Rust twin
-//! here admit exactly the same requests and report the same numbers.
+//! script that runs it on Redis (`ratelimit_*.lua`, beside its algorithm's
+//! module) and its Rust twin here admit exactly the same requests and report
+//! the same numbers.
 //!
 //! The twins are pure functions of `(stored state, now, params, cost, peek)`.
 //! They return the state to store (`None`: leave the stored state as it is; a
@@ -10,15 +11,16 @@
 //! store that forgets expired states (Redis, `local`, an embedded backend)
 //! agrees with the others.
 //!
-//! Today the twins serve `onRedisError: 'local'` (a per-process limiter while
-//! Redis is unreachable, `local.rs`); an in-process backend can run them in
-//! place of the scripts.
+//! The twins serve `onRedisError: 'local'` (a per-process limiter while Redis
+//! is unreachable, `fallback.rs`), and `memory://` runs them in place of the
+//! scripts (`twin.rs`, over the store's keys as the scripts keep them).
 
 pub mod fallback;
 mod fixed_window;
 mod gcra;
 mod sliding_window;
 mod token_bucket;
+pub mod twin;
 
 pub use fixed_window::{fixed_window, FixedWindow};
 pub use gcra::{gcra, Gcra};
@@ -51,9 +53,10 @@ impl Params {
     }
     let fits = |n: u64| n.checked_mul(window_ms).is_some_and(|u| u <= MAX_UNITS);
     if !fits(limit) || !fits(burst) {
-      return Err(Error::invalid(
-        "limit (and burst) times the window in ms must not exceed 2^50",
-      ));
+      return Err(Error::invalid(format!(
+        "limit (and burst) times the window in ms must not exceed 2^50, got {} × {window_ms} ms",
+        limit.max(burst)
+      )));
     }
     Ok(Params {
       limit,
@@ -83,6 +86,14 @@ pub enum Algorithm {
   Gcra,
 }
 
+/// Every algorithm.
+pub const ALGORITHMS: [Algorithm; 4] = [
+  Algorithm::FixedWindow,
+  Algorithm::SlidingWindow,
+  Algorithm::TokenBucket,
+  Algorithm::Gcra,
+];
+
 /// The stored state of one id, whichever the algorithm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
@@ -93,14 +104,37 @@ pub enum State {
 }
 
 impl Algorithm {
-  /// The names of the public API (`'fixed-window'`...).
-  pub fn from_name(name: &str) -> Option<Algorithm> {
-    match name {
-      "fixed-window" => Some(Algorithm::FixedWindow),
-      "sliding-window" => Some(Algorithm::SlidingWindow),
-      "token-bucket" => Some(Algorithm::TokenBucket),
-      "gcra" => Some(Algorithm::Gcra),
-      _ => None,
+  /// Its name in the public API (`'fixed-window'`...).
+  pub fn name(self) -> &'static str {
+    match self {
+      Algorithm::FixedWindow => "fixed-window",
+      Algorithm::SlidingWindow => "sliding-window",
+      Algorithm::TokenBucket => "token-bucket",
+      Algorithm::Gcra => "gcra",
+    }
+  }
+
+  /// The algorithm of a public name; an error lists them all.
+  pub fn from_name(name: &str) -> Result<Algorithm> {
+    ALGORITHMS
+      .into_iter()
+      .find(|a| a.name() == name)
+      .ok_or_else(|| {
+        let names: Vec<&str> = ALGORITHMS.iter().map(|a| a.name()).collect();
+        Error::invalid(format!(
+          "algorithm must be one of {}, got {name:?}",
+          names.join(", ")
+        ))
+      })
+  }
+
+  /// The name of its script in the registry (`features::scripts`).
+  pub fn script(self) -> &'static str {
+    match self {
+      Algorithm::FixedWindow => "ratelimit_fixed_window",
+      Algorithm::SlidingWindow => "ratelimit_sliding_window",
+      Algorithm::TokenBucket => "ratelimit_token_bucket",
+      Algorithm::Gcra => "ratelimit_gcra",
     }
   }
 

@@ -267,9 +267,12 @@ fn algorithms_by_name() {
     ("token-bucket", Algorithm::TokenBucket),
     ("gcra", Algorithm::Gcra),
   ] {
-    assert_eq!(Algorithm::from_name(name), Some(algorithm));
+    assert_eq!(Algorithm::from_name(name), Ok(algorithm));
   }
-  assert_eq!(Algorithm::from_name("leaky"), None);
+  assert_eq!(
+    Algorithm::from_name("leaky").map_err(|e| e.kind()),
+    Err(crate::error::Kind::InvalidArgument)
+  );
 }
 
 #[test]

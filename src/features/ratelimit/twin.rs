@@ -1,24 +1,20 @@
-//! Native twins of the four rate-limit scripts (`src/lua/ratelimit_*.lua`):
-//! the state where the script keeps it, the algorithm's pure function from
-//! `crate::features::ratelimit` (the same integers as the Lua, checked against it on a
-//! fake clock), and the state written back when the script would write it,
-//! expiring when the script's key does (`now + resetMs`). Time is the
-//! store's clock, as TIME is on Redis.
+//! `memory://`'s twins of the rate-limit scripts (`ratelimit_*.lua`, beside
+//! this file): the state where the script keeps it, the algorithm's pure
+//! function (the same integers as the Lua, checked against it on a fake
+//! clock), and the state written back when the script would write it,
+//! expiring when the script's key does (`now + resetMs`). Time is the store's
+//! clock, as TIME is on Redis.
 //!
 //! Where each script keeps its state: the fixed window as a plain count
 //! that expires at its window's end (so the window is known from the key's
 //! expiry), the others as a hash with the fields of `fields`.
 
-use super::args::{not_integer, reply_error};
-use super::exec::run_one;
-use super::scripts::bad_call;
-use super::store::Store;
+use super::{Algorithm, FixedWindow, Gcra, Outcome, Params, SlidingWindow, State, TokenBucket};
 use crate::args;
+use crate::backend::memory::script::{call, not_integer, reply_error, Store};
 use crate::backend::{Args, Reply};
 use crate::error::Result;
-use crate::features::ratelimit::{
-  Algorithm, FixedWindow, Gcra, Outcome, Params, SlidingWindow, State, TokenBucket,
-};
+use crate::features::scripts::bad_call;
 
 pub fn fixed_window(st: &mut Store, keys: &[Vec<u8>], argv: &[Vec<u8>]) -> Result<Reply> {
   limit(st, Algorithm::FixedWindow, keys, argv)
@@ -31,14 +27,14 @@ pub fn fixed_window_open(st: &mut Store, keys: &[Vec<u8>], argv: &[Vec<u8>]) -> 
     return Err(bad_call("ratelimit_fixed_window_open"));
   };
   let window_ms = number(window_ms)?.max(1);
-  match run_one(st, &args!["PTTL", key])?.as_int() {
+  match call(st, &args!["PTTL", key])?.as_int() {
     Some(-1) => {}
     Some(0) => return Ok(Reply::Int(1)),
     left => return Ok(Reply::Int(left.unwrap_or(-2))),
   }
   let now = st.now();
   let left = window_ms - now % window_ms;
-  run_one(
+  call(
     st,
     &args!["PEXPIREAT", key, now.saturating_add(left).to_string()],
   )?;
@@ -66,7 +62,7 @@ fn limit(
   argv: &[Vec<u8>],
 ) -> Result<Reply> {
   let ([key], [limit, window_ms, burst, cost, peek]) = (keys, argv) else {
-    return Err(bad_call(script_name(algorithm)));
+    return Err(bad_call(algorithm.script()));
   };
   let window_ms = number(window_ms)?;
   let params = Params::new(number(limit)?, window_ms, number(burst)?)
@@ -82,7 +78,7 @@ fn limit(
     let expires_at = now.saturating_add(outcome.reset_ms.max(1)).to_string();
     match next {
       State::FixedWindow(s) => {
-        run_one(
+        call(
           st,
           &args!["SET", key, s.count.to_string(), "PXAT", expires_at],
         )?;
@@ -93,8 +89,8 @@ fn limit(
           write.push(field.as_bytes().to_vec());
           write.push(value.to_string().into_bytes());
         }
-        run_one(st, &write)?;
-        run_one(st, &args!["PEXPIREAT", key, expires_at])?;
+        call(st, &write)?;
+        call(st, &args!["PEXPIREAT", key, expires_at])?;
       }
     }
   }
@@ -112,14 +108,14 @@ fn read_count(
   window_ms: u64,
   peek: bool,
 ) -> Result<Option<State>> {
-  let count = match run_one(st, &args!["GET", key])? {
+  let count = match call(st, &args!["GET", key])? {
     Reply::Bulk(raw) => whole(&raw),
     _ => return Ok(None),
   };
   if count.is_none() && !peek {
     return Err(not_integer());
   }
-  let expires_at = run_one(st, &args!["PEXPIRETIME", key])?
+  let expires_at = call(st, &args!["PEXPIRETIME", key])?
     .as_int()
     .and_then(|at| u64::try_from(at).ok());
   let window_start_ms = match expires_at {
@@ -136,20 +132,11 @@ fn read_count(
 fn read_hash(st: &mut Store, algorithm: Algorithm, key: &[u8]) -> Result<Option<State>> {
   let mut read: Args = args!["HMGET", key];
   read.extend(fields(algorithm).iter().map(|f| f.as_bytes().to_vec()));
-  let stored: Vec<Option<u64>> = match run_one(st, &read)? {
+  let stored: Vec<Option<u64>> = match call(st, &read)? {
     Reply::Array(values) => values.iter().map(stored_number).collect(),
     _ => Vec::new(),
   };
   Ok(decode(algorithm, &stored))
-}
-
-fn script_name(algorithm: Algorithm) -> &'static str {
-  match algorithm {
-    Algorithm::FixedWindow => "ratelimit_fixed_window",
-    Algorithm::SlidingWindow => "ratelimit_sliding_window",
-    Algorithm::TokenBucket => "ratelimit_token_bucket",
-    Algorithm::Gcra => "ratelimit_gcra",
-  }
 }
 
 /// The hash fields of each script that keeps a hash, in the order of
@@ -196,7 +183,8 @@ fn encode(state: &State) -> Vec<u64> {
   }
 }
 
-fn reply(o: &Outcome) -> Reply {
+/// The scripts' reply: `[allowed 0|1, remaining, resetMs, retryAfterMs]`.
+pub(in crate::features) fn reply(o: &Outcome) -> Reply {
   let int = |n: u64| Reply::Int(i64::try_from(n).unwrap_or(i64::MAX));
   Reply::Array(vec![
     Reply::Int(i64::from(o.allowed)),
@@ -229,22 +217,16 @@ fn whole(raw: &[u8]) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-  use super::super::scripts::tests::eval;
-  use super::super::store::tests::store;
   use super::*;
+  use crate::backend::memory::script::testing::store;
+  use crate::features::scripts::tests::eval;
 
   #[test]
   fn each_script_replies_as_its_pure_twin_and_stores_the_state_until_reset() {
-    let algorithms = [
-      Algorithm::FixedWindow,
-      Algorithm::SlidingWindow,
-      Algorithm::TokenBucket,
-      Algorithm::Gcra,
-    ];
     let params = Params::new(3, 1000, 5).unwrap_or_else(|e| panic!("{e}"));
-    for algorithm in algorithms {
+    for algorithm in super::super::ALGORITHMS {
       let (mut st, clock) = store(None);
-      let name = script_name(algorithm);
+      let name = algorithm.script();
       let mut state = None;
       // Consumes of cost 2 and a peek, on a clock that moves 150 ms a call.
       for step in 0..12 {
@@ -255,7 +237,7 @@ mod tests {
         assert_eq!(got, Ok(reply(&want)), "{name} step {step}");
         if next.is_some() {
           state = next;
-          let pttl = super::super::exec::run_one(&mut st, &args!["PTTL", "k"]);
+          let pttl = call(&mut st, &args!["PTTL", "k"]);
           assert_eq!(
             pttl,
             Ok(Reply::Int(want.reset_ms as i64)),
@@ -276,7 +258,7 @@ mod tests {
     let consume = ["3", "1000", "3", "2", "0"];
     let ok = |r: Result<Reply>| r.unwrap_or_else(|e| panic!("{e}"));
     let run = |st: &mut Store, cmd: &[&str]| {
-      ok(run_one(
+      ok(call(
         st,
         &cmd.iter().map(|a| a.as_bytes().to_vec()).collect(),
       ))

@@ -1,13 +1,11 @@
-//! Native twins of the JWT blacklist, drafts and job queue scripts
-//! (`src/lua/`), registered in `server::NATIVE`. Each runs its script's
-//! commands in the same order through the same handlers (`run_one` plays
-//! `redis.call`), so replies, errors and side effects match the Lua; TIME
-//! is the store's clock.
+//! Native twins of the JWT blacklist, drafts and job queue scripts (the
+//! `.lua` files beside this one), for `memory://`. Each runs its script's
+//! commands in the same order through the store's own handlers (`call` plays
+//! `redis.call`), so replies, errors and side effects match the Lua; TIME is
+//! the store's clock.
 
-use super::args::{integer, reply_error};
-use super::exec::run_one;
-use super::store::Store;
 use crate::args;
+use crate::backend::memory::script::{call, integer, reply_error, Store};
 use crate::backend::Reply;
 use crate::error::{Error, Result};
 
@@ -25,7 +23,7 @@ pub fn blacklist_revoke_all(st: &mut Store, keys: &[Vec<u8>], argv: &[Vec<u8>]) 
     return Err(bad_call("blacklist_revoke_all"));
   };
   let now = st.now();
-  run_one(st, &args!["SET", key, now.to_string(), "PX", keep_ms])?;
+  call(st, &args!["SET", key, now.to_string(), "PX", keep_ms])?;
   Ok(Reply::Int(i64::try_from(now).unwrap_or(i64::MAX)))
 }
 
@@ -36,7 +34,7 @@ pub fn drafts_save(st: &mut Store, keys: &[Vec<u8>], argv: &[Vec<u8>]) -> Result
   let ([key], [step, data, ttl_ms, updated_at, expected]) = (keys, argv) else {
     return Err(bad_call("drafts_save"));
   };
-  let version = match run_one(st, &args!["HGET", key, "_version"])? {
+  let version = match call(st, &args!["HGET", key, "_version"])? {
     Reply::Bulk(raw) => lua_number(&raw).unwrap_or(0),
     _ => 0,
   };
@@ -45,7 +43,7 @@ pub fn drafts_save(st: &mut Store, keys: &[Vec<u8>], argv: &[Vec<u8>]) -> Result
     return Ok(Reply::Int(version));
   }
   let next = version.saturating_add(1).to_string();
-  run_one(
+  call(
     st,
     &args![
       "HSET",
@@ -58,10 +56,10 @@ pub fn drafts_save(st: &mut Store, keys: &[Vec<u8>], argv: &[Vec<u8>]) -> Result
       updated_at
     ],
   )?;
-  run_one(st, &args!["PEXPIRE", key, ttl_ms])?;
+  call(st, &args!["PEXPIRE", key, ttl_ms])?;
   Ok(Reply::Array(vec![
-    run_one(st, &args!["TTL", key])?,
-    run_one(st, &args!["HGETALL", key])?,
+    call(st, &args!["TTL", key])?,
+    call(st, &args!["HGETALL", key])?,
   ]))
 }
 
@@ -80,7 +78,7 @@ pub fn queue_ack(st: &mut Store, keys: &[Vec<u8>], argv: &[Vec<u8>]) -> Result<R
     None => None,
   };
   match found {
-    Some(item) => run_one(st, &args!["LREM", key, "1", item]),
+    Some(item) => call(st, &args!["LREM", key, "1", item]),
     None => Ok(Reply::Int(0)),
   }
 }
@@ -109,21 +107,11 @@ fn lua_number(raw: &[u8]) -> Option<i64> {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
-  use super::super::exec::run_pipeline;
-  use super::super::store::tests::store;
+mod tests {
+  use super::super::tests::eval;
   use super::*;
+  use crate::backend::memory::script::testing::{run_pipeline, store};
   use crate::error::Kind;
-
-  /// EVALSHA of the library script `name`, as the JS layer sends it.
-  pub fn eval(st: &mut Store, name: &str, keys: &[&str], argv: &[&str]) -> Result<Reply> {
-    let sha = crate::features::scripts::sha(name).unwrap_or_default();
-    let mut cmd = args!["EVALSHA", sha, keys.len().to_string()];
-    cmd.extend(keys.iter().chain(argv).map(|a| a.as_bytes().to_vec()));
-    run_pipeline(st, &[cmd])
-      .pop()
-      .unwrap_or_else(|| Err(Error::invalid("no reply")))
-  }
 
   fn run(st: &mut Store, cmd: &[&str]) -> Reply {
     let cmd: Vec<Vec<u8>> = cmd.iter().map(|a| a.as_bytes().to_vec()).collect();
