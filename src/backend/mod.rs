@@ -14,35 +14,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::error::{Error, Kind, Result};
+/// The protocol's own types, defined in the `resp` leaf; re-exported here so
+/// backend code names them where it always has.
+pub use crate::resp::{Args, Reply};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// One command: its name then its arguments, as bytes.
-pub type Args = Vec<Vec<u8>>;
-
-/// A reply, independent of the driver that produced it.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Reply {
-  Nil,
-  Int(i64),
-  Bulk(Vec<u8>),
-  Status(String),
-  Double(f64),
-  Bool(bool),
-  Array(Vec<Reply>),
-  /// A server error nested in an array reply (a top-level one is an `Err`).
-  Error(String),
-}
-
-impl Reply {
-  pub fn as_int(&self) -> Option<i64> {
-    match self {
-      Reply::Int(n) => Some(*n),
-      Reply::Bulk(b) => std::str::from_utf8(b).ok()?.parse().ok(),
-      _ => None,
-    }
-  }
-}
 
 /// Connection life-cycle notifications, surfaced as the client's events.
 #[derive(Clone, Debug, PartialEq)]
@@ -190,12 +166,6 @@ pub(crate) fn split_scan(reply: Reply) -> Result<(Vec<u8>, Vec<Vec<u8>>)> {
     Some(Reply::Bulk(cursor)) => Ok((cursor, keys)),
     _ => Err(unexpected()),
   }
-}
-
-/// Builds an argument vector from anything byte-like.
-#[macro_export]
-macro_rules! args {
-  ($($a:expr),* $(,)?) => { vec![$(AsRef::<[u8]>::as_ref(&$a).to_vec()),*] };
 }
 
 #[cfg(test)]
