@@ -7,7 +7,7 @@
 // journals, and reports hits in batches. So a hit is a Map lookup and a clock
 // read: no native call, no parse.
 
-const { invalid, fromNative } = require('./errors')
+const { invalid } = require('./errors')
 const { durationMs, checkKey, serialize, deserialize, byteLength, describe } = require('./values')
 
 const EVENT = { REMOTE_HIT: 0, MISS: 1, LOAD: 2, ERROR: 3 }
@@ -271,4 +271,4 @@ function checkTags(tags) {
   return tags
 }
 
-module.exports = { Cache, fromNative }
+module.exports = { Cache }

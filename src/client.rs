@@ -14,7 +14,7 @@ use crate::backend::memory::MemoryBackend;
 use crate::backend::redis::pipe::Pipe;
 use crate::backend::redis::tracking::Tracking;
 use crate::backend::redis::{self, RedisBackend};
-use crate::backend::{exec_one, Args, Backend, Event, EventSink, Health, Reply};
+use crate::backend::{exec_one, Args, Backend, Event, EventSink, Reply};
 use crate::bridge::{Bridge, Decode, Done, Wake};
 use crate::cache::coherence::Coherence;
 use crate::cache::invalidate;
@@ -215,10 +215,6 @@ impl ClientCore {
       counters.sent(1);
       backend.exec_blocking(cmd, wait).await
     });
-  }
-
-  pub fn health(&self) -> Health {
-    self.backend.health()
   }
 
   /// Ends the backend's tasks and sockets and releases the bridge.

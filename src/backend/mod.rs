@@ -37,27 +37,6 @@ pub enum Event {
 
 pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
 
-/// Whether the backend can take commands now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Health {
-  Ready,
-  Connecting,
-  Down,
-  Closed,
-}
-
-impl Health {
-  /// The value `Health as u8` stored in an atomic.
-  pub(crate) fn from_u8(value: u8) -> Health {
-    match value {
-      x if x == Health::Ready as u8 => Health::Ready,
-      x if x == Health::Connecting as u8 => Health::Connecting,
-      x if x == Health::Down as u8 => Health::Down,
-      _ => Health::Closed,
-    }
-  }
-}
-
 pub trait Backend: Send + Sync {
   /// A short name for `health()`: `redis`, `cluster`, `memory`.
   fn name(&self) -> &'static str;
@@ -79,8 +58,6 @@ pub trait Backend: Send + Sync {
   /// own, so it never delays other commands. `wait` is how long the command
   /// itself may block; the reply is awaited that long plus the command timeout.
   fn exec_blocking(&self, args: Args, wait: std::time::Duration) -> BoxFuture<'_, Result<Reply>>;
-
-  fn health(&self) -> Health;
 
   /// Runs `cmds` at once on the calling thread when this backend never waits
   /// (the embedded store), so JS batches run in order, inline; `None` means

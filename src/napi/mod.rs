@@ -122,7 +122,7 @@ impl NativeClient {
   }
 
   /// Every finished request, packed (see `bridge::Drained`).
-  #[napi(ts_return_type = "[Uint32Array, string, unknown[]]")]
+  #[napi]
   pub fn drain(&self) -> Drained {
     self.core.bridge.drain()
   }
@@ -235,12 +235,6 @@ impl NativeClient {
     crate::features::scripts::code(&name)
       .map(str::to_string)
       .ok_or_else(|| Error::invalid(format!("unknown script {name}")).into())
-  }
-
-  /// `ready`, `connecting`, `down` or `closed`.
-  #[napi]
-  pub fn health(&self) -> String {
-    format!("{:?}", self.core.health()).to_lowercase()
   }
 
   /// False when the client was created with `local: false`.
