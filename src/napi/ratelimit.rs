@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use napi_derive::napi;
 
 use super::NativeClient;
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::features::ratelimit::{fallback, Algorithm, Params};
 
 /// How the JS limiter describes itself to the local fallback.
@@ -53,7 +53,7 @@ impl NativeClient {
     cost: f64,
     peek: bool,
     now_ms: Option<f64>,
-  ) -> napi::Result<Vec<f64>> {
+  ) -> napi::Result<Vec<f64>, Kind> {
     let algorithm = Algorithm::from_name(&spec.algorithm)
       .ok_or_else(|| Error::invalid(format!("unknown algorithm {:?}", spec.algorithm)))?;
     let params = Params::new(
