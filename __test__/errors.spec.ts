@@ -176,3 +176,23 @@ test('FerroError is a real class with a code', () => {
   expect(e.name).toBe('FerroError');
   expect(e.message).toBe('took too long');
 });
+
+/**
+ * An error the addon throws synchronously crosses with its FerroError code as `err.code` (its
+ * Node-API status, src/error.rs), so nothing parses it out of the message.
+ */
+test('an error the addon throws carries its FerroError code as err.code', async () => {
+  const client = await createClient({ url: 'memory://' });
+  try {
+    const native = (client as unknown as { _native: { scriptSha(name: string): string } })._native;
+    let thrown: unknown;
+    try {
+      native.scriptSha('no-such-script');
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+  } finally {
+    await client.close();
+  }
+});

@@ -7,10 +7,17 @@
 // journals, and reports hits in batches. So a hit is a Map lookup and a clock
 // read: no native call, no parse.
 
-const { invalid, fromNative } = require('./errors')
+const { invalid } = require('./errors')
+const { constant } = require('./native')
 const { durationMs, checkKey, serialize, deserialize, byteLength, describe } = require('./values')
 
-const EVENT = { REMOTE_HIT: 0, MISS: 1, LOAD: 2, ERROR: 3 }
+/** The events `cacheRecord` counts, as src/cache/mod.rs numbers them. */
+const EVENT = {
+  REMOTE_HIT: constant('CACHE_REMOTE_HIT'),
+  MISS: constant('CACHE_MISS'),
+  LOAD: constant('CACHE_LOAD'),
+  ERROR: constant('CACHE_ERROR'),
+}
 /**
  * One hit in TOUCH_SAMPLE refreshes its entry's LRU recency in Rust (an approximated LRU, as
  * Redis' own): handing every hit's key across cost more than the hit itself. Sampled keys cross in
@@ -148,7 +155,7 @@ class Cache {
   }
 
   /**
-   * `since`: localEpoch() read before the value was read or written (src/coherence.rs). Synced
+   * `since`: localEpoch() read before the value was read or written (src/cache/coherence.rs). Synced
    * after the copy is set, so a removal made off the JS thread meanwhile is never lost.
    */
   _localStore(key, value, bytes, ttlMs, tags, since) {
@@ -170,7 +177,7 @@ class Cache {
   /**
    * Called by every write path of the client before its command leaves. Drops the L1 copies, and
    * tells Rust even when this side held none: a read of these keys may be in flight, and its reply
-   * (older than this write) must not be stored when it arrives (the fence of src/coherence.rs).
+   * (older than this write) must not be stored when it arrives (the fence of src/cache/coherence.rs).
    */
   evict(keys) {
     if (!this._useLocal) return
@@ -271,4 +278,4 @@ function checkTags(tags) {
   return tags
 }
 
-module.exports = { Cache, fromNative }
+module.exports = { Cache }

@@ -16,7 +16,7 @@ const v = require('./values')
 
 const toBool = (n) => n > 0
 /**
- * An error element of an array reply (src/bridge.rs makes it an Error with code ERR_REDIS). Not
+ * An error element of an array reply (src/bridge/mod.rs makes it an Error with code ERR_REDIS). Not
  * `instanceof Error`: the addon creates it in the main realm, which a Jest sandbox does not share.
  */
 const isErrorReply = (r) => r !== null && typeof r === 'object' && r.code === 'ERR_REDIS' && typeof r.message === 'string'
@@ -56,7 +56,7 @@ class Client extends EventEmitter {
       this.cache._syncRemoved()
       this._emitSafely('ready')
     } else if (name === 'localChanged') {
-      // Another client changed keys this L1 held (src/coherence.rs): internal, not emitted.
+      // Another client changed keys this L1 held (src/cache/coherence.rs): internal, not emitted.
       this.cache._syncRemoved()
     }
   }

@@ -11,10 +11,14 @@ class FerroError extends Error {
 
 const invalid = (message) => new FerroError('ERR_INVALID_ARGUMENT', message)
 
-/** Rebuilds a FerroError from a native exception (`CODE: message`). */
+/**
+ * A FerroError from an exception the addon threw: its code travels as `err.code` (src/error.rs).
+ * One without a FerroError code is Node-API's own, a JS value the addon could not convert:
+ * a bad argument.
+ */
 function fromNative(err) {
-  const m = /^(ERR_[A-Z_]+): ([\s\S]*)$/.exec(err && err.message)
-  return m ? new FerroError(m[1], m[2]) : new FerroError('ERR_REDIS', String(err && err.message))
+  const code = typeof err?.code === 'string' && err.code.startsWith('ERR_') ? err.code : 'ERR_INVALID_ARGUMENT'
+  return new FerroError(code, String(err?.message ?? err))
 }
 
 module.exports = { FerroError, invalid, fromNative }

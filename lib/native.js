@@ -22,4 +22,22 @@ function load() {
   }
 }
 
-module.exports = load()
+const binding = load()
+
+/**
+ * A number JS and Rust must agree on, exported by the binding (src/napi/constants.rs): read once,
+ * at load, so each has one source. A binding without it was built from other sources than lib/:
+ * refuse it here rather than misread every reply.
+ */
+function constant(name) {
+  const value = binding[name]
+  if (!Number.isInteger(value)) {
+    throw new Error(
+      `ferrocache's native binary lacks the constant ${name}: it was built from other sources than lib/; ` +
+        'rebuild it (npm run build)',
+    )
+  }
+  return value
+}
+
+module.exports = { NativeClient: binding.NativeClient, constant }

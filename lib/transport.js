@@ -1,31 +1,32 @@
 'use strict'
-// The JS half of the bridge (see src/bridge.rs): commands issued in one
+// The JS half of the bridge (see src/bridge/mod.rs): commands issued in one
 // microtask are RESP-encoded here and handed to Rust in one synchronous
 // `submit`; Rust wakes us when results are ready and we settle every ready
 // promise from one synchronous `drain`.
 
 const { FerroError } = require('./errors')
+const { constant } = require('./native')
 const { Batch, encodeInto } = require('./resp')
 
 const TEXT = 0
 const BYTES = 1
 
-/** Command ids run through 1..2^31 (consecutive within a batch); op ids above. */
-const SPAN = 0x7fffffff
-const OP_BASE = 0x80000000
+/** Command ids run through 1..SPAN (consecutive within a batch; Rust wraps them alike); op ids above. */
+const SPAN = constant('COMMAND_ID_SPAN')
+const OP_BASE = SPAN + 1
 /**
  * A batch is handed to Rust (and written to the socket) once it holds this many commands, without
  * waiting for the end of the microtask: Redis starts on the first commands while JS is still
  * issuing the next ones, instead of client and server taking turns.
  */
 const MAX_BATCH = 16
-/** Kinds of a drained result, as src/bridge.rs numbers them. */
-const K_TEXT = 0
-const K_INT = 1
-const K_NULL = 2
-const K_ERROR = 3
-const K_EXTRA = 4
-const K_EVENT = 5
+/** Kinds of a drained result, as src/bridge/mod.rs numbers them. */
+const K_TEXT = constant('RESULT_TEXT')
+const K_INT = constant('RESULT_INT')
+const K_NULL = constant('RESULT_NULL')
+const K_ERROR = constant('RESULT_ERROR')
+const K_EXTRA = constant('RESULT_EXTRA')
+const K_EVENT = constant('RESULT_EVENT')
 
 /**
  * Transports with requests in flight. Rust reaches a client only weakly (`wakeWeakly` in
@@ -123,7 +124,7 @@ class Transport {
 
   /**
    * Called by Rust when results are ready: through the threadsafe function (then we drain), or
-   * from the event-loop reader with the drained results. They are packed (src/bridge.rs
+   * from the event-loop reader with the drained results. They are packed (src/bridge/mod.rs
    * `Drained`): `meta` holds [id, kind, len] per result; strings and integers are slices of
    * `blob`; other values, errors and events come from `extra`, in order.
    */

@@ -43,11 +43,32 @@ function rustFiles(dir) {
   })
 }
 
-/** The source without its test code: test-only files, and everything from a `#[cfg(test)]` item on. */
+/**
+ * The source without its test code: test-only files, and each `#[cfg(test)]` item (a `mod` with
+ * its braced body, or a one-line item such as `use` or `mod x;`).
+ */
 function productionCode(file, text) {
   if (/(^|\/)(tests|props)\.rs$/.test(file)) return ''
-  const at = text.indexOf('#[cfg(test)]')
-  return at < 0 ? text : text.slice(0, at)
+  let out = ''
+  let at = 0
+  for (;;) {
+    const found = text.indexOf('#[cfg(test)]', at)
+    if (found < 0) return out + text.slice(at)
+    out += text.slice(at, found)
+    let i = found + '#[cfg(test)]'.length
+    const semicolon = text.indexOf(';', i)
+    const brace = text.indexOf('{', i)
+    if (brace < 0 || (semicolon >= 0 && semicolon < brace)) {
+      at = semicolon < 0 ? text.length : semicolon + 1
+      continue
+    }
+    let depth = 0
+    for (i = brace; i < text.length; i++) {
+      if (text[i] === '{') depth++
+      else if (text[i] === '}' && --depth === 0) break
+    }
+    at = i + 1
+  }
 }
 
 /** The top-level modules a file names through `crate::` (in `use` lines and in paths). */

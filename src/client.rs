@@ -14,7 +14,7 @@ use crate::backend::memory::{self, MemoryBackend};
 use crate::backend::redis::pipe::Pipe;
 use crate::backend::redis::tracking::Tracking;
 use crate::backend::redis::{self, RedisBackend};
-use crate::backend::{exec_one, Args, Backend, Decode, Done, Event, EventSink, Health, Reply};
+use crate::backend::{exec_one, Args, Backend, Decode, Done, Event, EventSink, Reply};
 use crate::bridge::{Bridge, Wake};
 use crate::cache::coherence::Coherence;
 use crate::cache::invalidate;
@@ -228,10 +228,6 @@ impl ClientCore {
       counters.sent(1);
       backend.exec_blocking(cmd, wait).await
     });
-  }
-
-  pub fn health(&self) -> Health {
-    self.backend.health()
   }
 
   /// Ends the backend's tasks and sockets and releases the bridge.

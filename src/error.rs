@@ -1,8 +1,11 @@
 //! Error kinds and their stable `FerroError` codes.
 //!
 //! Errors cross into JavaScript as a small closed set of codes a program can
-//! branch on (`err.code`), never as free text only. Every conversion from a
-//! driver error lives here, once.
+//! branch on (`err.code`), never as free text only, and never parsed out of
+//! text: a completion carries its code beside its message (`bridge::Drained`),
+//! and an error a `#[napi]` function throws carries it as its status
+//! (`napi::Error<Kind>`), which Node-API makes the JS error's `code`. Every
+//! conversion from a driver error lives here, once.
 
 use std::fmt;
 
@@ -76,6 +79,7 @@ impl Error {
   }
 }
 
+/// For Rust's own diagnostics (logs, test failures); JS never reads it.
 impl fmt::Display for Error {
   fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     write!(f, "{}: {}", self.kind.code(), self.message)
@@ -110,11 +114,26 @@ impl From<std::io::Error> for Error {
   }
 }
 
-impl From<Error> for napi::Error {
-  /// The code travels as the error's status so the JS layer can rebuild a
-  /// `FerroError` from it without parsing the message.
+/// The status of an error a `#[napi]` function throws: napi-rs creates the JS
+/// error with the status as its `code`, so the JS layer rebuilds a
+/// `FerroError` from `err.code` and `err.message` as they are.
+impl AsRef<str> for Kind {
+  fn as_ref(&self) -> &str {
+    self.code()
+  }
+}
+
+impl From<Error> for napi::Error<Kind> {
   fn from(err: Error) -> Self {
-    napi::Error::new(napi::Status::GenericFailure, err.to_string())
+    napi::Error::new(err.kind, err.message)
+  }
+}
+
+impl From<napi::Error> for Error {
+  /// A Node-API call that failed while a client was set up (its env is going
+  /// away): the client cannot serve.
+  fn from(err: napi::Error) -> Self {
+    Error::unavailable(err.reason)
   }
 }
 
@@ -136,6 +155,8 @@ mod tests {
     ];
     for (kind, code) in pairs {
       assert_eq!(kind.code(), code);
+      // The status of a thrown error: JS reads it as `err.code`.
+      assert_eq!(kind.as_ref(), code);
     }
   }
 

@@ -1,20 +1,18 @@
 //! What a networked backend's life is made of, whatever the connection:
-//! health, closing, the outcome of the first attempt, the supervisor loop
+//! closing, the outcome of the first attempt, the supervisor loop
 //! (connect, serve until the connection is lost, back off, again), and the
 //! idle connections kept for blocking commands. The single-server (and
 //! Sentinel) backend and the cluster backend both run on it.
 
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::{BoxFuture, Event, EventSink, Health};
+use super::{BoxFuture, Event, EventSink};
 use crate::error::{Error, Kind, Result};
 
 pub struct Lifecycle {
-  health: AtomicU8,
   /// `true` once closed; the supervisor and waiters watch it.
   closed: watch::Sender<bool>,
   /// The outcome of the first connection attempt, once known.
@@ -25,19 +23,10 @@ pub struct Lifecycle {
 impl Lifecycle {
   pub fn new(events: EventSink) -> Self {
     Lifecycle {
-      health: AtomicU8::new(Health::Connecting as u8),
       closed: watch::channel(false).0,
       first: watch::channel(None).0,
       events,
     }
-  }
-
-  pub fn health(&self) -> Health {
-    Health::from_u8(self.health.load(Ordering::Acquire))
-  }
-
-  fn set_health(&self, health: Health) {
-    self.health.store(health as u8, Ordering::Release);
   }
 
   pub fn is_closed(&self) -> bool {
@@ -131,18 +120,15 @@ pub async fn supervise<L: Link>(link: Arc<L>) {
       Ok(conn) => {
         attempt = 0;
         link.install(&conn);
-        life.set_health(Health::Ready);
         (life.events)(Event::Ready);
         let reason = tokio::select! {
           r = link.watch(conn) => r,
           _ = life.closing() => break,
         };
         link.lost();
-        life.set_health(Health::Down);
         (life.events)(Event::Error(reason));
       }
       Err(err) => {
-        life.set_health(Health::Down);
         (life.events)(Event::Error(err));
       }
     }
@@ -155,7 +141,6 @@ pub async fn supervise<L: Link>(link: Arc<L>) {
     }
   }
   link.lost();
-  life.set_health(Health::Closed);
   (life.events)(Event::End);
 }
 

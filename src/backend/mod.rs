@@ -15,37 +15,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::error::{Error, Kind, Result};
+/// The protocol's own types, defined in the `resp` leaf; re-exported here so
+/// backend code names them where it always has.
+pub use crate::resp::{Args, Reply};
 
 pub use self::completion::{Completions, Decode, Done};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// One command: its name then its arguments, as bytes.
-pub type Args = Vec<Vec<u8>>;
-
-/// A reply, independent of the driver that produced it.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Reply {
-  Nil,
-  Int(i64),
-  Bulk(Vec<u8>),
-  Status(String),
-  Double(f64),
-  Bool(bool),
-  Array(Vec<Reply>),
-  /// A server error nested in an array reply (a top-level one is an `Err`).
-  Error(String),
-}
-
-impl Reply {
-  pub fn as_int(&self) -> Option<i64> {
-    match self {
-      Reply::Int(n) => Some(*n),
-      Reply::Bulk(b) => std::str::from_utf8(b).ok()?.parse().ok(),
-      _ => None,
-    }
-  }
-}
 
 /// Connection life-cycle notifications, surfaced as the client's events.
 #[derive(Clone, Debug, PartialEq)]
@@ -63,27 +39,6 @@ pub enum Event {
 }
 
 pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
-
-/// Whether the backend can take commands now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Health {
-  Ready,
-  Connecting,
-  Down,
-  Closed,
-}
-
-impl Health {
-  /// The value `Health as u8` stored in an atomic.
-  pub(crate) fn from_u8(value: u8) -> Health {
-    match value {
-      x if x == Health::Ready as u8 => Health::Ready,
-      x if x == Health::Connecting as u8 => Health::Connecting,
-      x if x == Health::Down as u8 => Health::Down,
-      _ => Health::Closed,
-    }
-  }
-}
 
 pub trait Backend: Send + Sync {
   /// A short name for `health()`: `redis`, `cluster`, `memory`.
@@ -106,8 +61,6 @@ pub trait Backend: Send + Sync {
   /// own, so it never delays other commands. `wait` is how long the command
   /// itself may block; the reply is awaited that long plus the command timeout.
   fn exec_blocking(&self, args: Args, wait: std::time::Duration) -> BoxFuture<'_, Result<Reply>>;
-
-  fn health(&self) -> Health;
 
   /// Runs `cmds` at once on the calling thread when this backend never waits
   /// (the embedded store), so JS batches run in order, inline; `None` means
@@ -193,12 +146,6 @@ pub(crate) fn split_scan(reply: Reply) -> Result<(Vec<u8>, Vec<Vec<u8>>)> {
     Some(Reply::Bulk(cursor)) => Ok((cursor, keys)),
     _ => Err(unexpected()),
   }
-}
-
-/// Builds an argument vector from anything byte-like.
-#[macro_export]
-macro_rules! args {
-  ($($a:expr),* $(,)?) => { vec![$(AsRef::<[u8]>::as_ref(&$a).to_vec()),*] };
 }
 
 #[cfg(test)]

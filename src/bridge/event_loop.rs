@@ -21,9 +21,9 @@
 //!   busy: the pipe's tokio task reads replies JS leaves waiting (`pipe.rs`).
 
 use std::cell::Cell;
-use std::ffi::{c_int, c_void};
+use std::ffi::{c_char, c_int, c_void, CStr};
 use std::ptr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use napi::bindgen_prelude::ToNapiValue;
 use napi::sys;
@@ -32,6 +32,11 @@ use napi::Env;
 use crate::backend::redis::pipe::{Pipe, Read};
 use crate::bridge::{Bridge, Drained};
 
+/// `UV_POLL` of libuv's `uv_handle_type` (`uv.h`): the enum numbers the
+/// entries of `UV_HANDLE_TYPE_MAP` from `UV_UNKNOWN_HANDLE = 0` on (ASYNC,
+/// CHECK, FS_EVENT, FS_POLL, HANDLE, IDLE, NAMED_PIPE, POLL), an order that
+/// is part of libuv's stable ABI. Still checked once at run time
+/// (`uv_poll_known`) before any handle is made.
 const UV_POLL: c_int = 8;
 const UV_READABLE: c_int = 1;
 
@@ -40,6 +45,7 @@ type CloseCb = unsafe extern "C" fn(handle: *mut c_void);
 
 extern "C" {
   fn uv_handle_size(kind: c_int) -> usize;
+  fn uv_handle_type_name(kind: c_int) -> *const c_char;
   fn uv_poll_init(event_loop: *mut sys::uv_loop_s, handle: *mut c_void, fd: c_int) -> c_int;
   fn uv_poll_start(handle: *mut c_void, events: c_int, cb: PollCb) -> c_int;
   fn uv_poll_stop(handle: *mut c_void) -> c_int;
@@ -79,7 +85,7 @@ impl JsWake {
     let Some(fd) = pipe.raw_fd() else {
       return;
     };
-    if pipe.js_reads() {
+    if pipe.js_reads() || !uv_poll_known() {
       return;
     }
     // SAFETY: on the JS thread, with the loop of this env. The handle
@@ -146,7 +152,8 @@ struct Poll {
 }
 
 impl Poll {
-  /// SAFETY: on the JS thread, inside a handle scope.
+  /// # Safety
+  /// On the JS thread of `js.env`, inside a handle scope (a napi method).
   unsafe fn new(js: &JsWake, pipe: Arc<Pipe>, bridge: Arc<Bridge>) -> Option<Poll> {
     let env = js.env;
     let mut func = ptr::null_mut();
@@ -154,19 +161,24 @@ impl Poll {
     let mut name = ptr::null_mut();
     let mut context = ptr::null_mut();
     let label = "ferrocache";
-    let ok = sys::napi_get_reference_value(env, js.func, &mut func) == sys::Status::napi_ok
-      && !func.is_null()
-      && sys::napi_create_reference(env, func, 1, &mut func_ref) == sys::Status::napi_ok;
-    if !ok {
-      return None;
-    }
-    let ok =
-      sys::napi_create_string_utf8(env, label.as_ptr().cast(), label.len() as isize, &mut name)
-        == sys::Status::napi_ok
-        && sys::napi_async_init(env, ptr::null_mut(), name, &mut context) == sys::Status::napi_ok;
-    if !ok {
-      sys::napi_delete_reference(env, func_ref);
-      return None;
+    // SAFETY: the caller's contract (the env's own thread, a handle scope);
+    // `js.func` is a live reference of that env (dropped with `js` only), and
+    // every out-pointer is a local.
+    unsafe {
+      let ok = sys::napi_get_reference_value(env, js.func, &mut func) == sys::Status::napi_ok
+        && !func.is_null()
+        && sys::napi_create_reference(env, func, 1, &mut func_ref) == sys::Status::napi_ok;
+      if !ok {
+        return None;
+      }
+      let ok =
+        sys::napi_create_string_utf8(env, label.as_ptr().cast(), label.len() as isize, &mut name)
+          == sys::Status::napi_ok
+          && sys::napi_async_init(env, ptr::null_mut(), name, &mut context) == sys::Status::napi_ok;
+      if !ok {
+        sys::napi_delete_reference(env, func_ref);
+        return None;
+      }
     }
     Some(Poll {
       pipe,
@@ -180,20 +192,33 @@ impl Poll {
     })
   }
 
-  /// SAFETY: on the JS thread, once.
+  /// # Safety
+  /// On the JS thread of `self.env`, once, while that env is alive (not from
+  /// its teardown: the env's references go with it).
   unsafe fn release(self) {
-    sys::napi_delete_reference(self.env, self.func);
-    sys::napi_async_destroy(self.env, self.context);
+    // SAFETY: the caller's contract; the reference and the async context were
+    // created in `new` and are released here only.
+    unsafe {
+      sys::napi_delete_reference(self.env, self.func);
+      sys::napi_async_destroy(self.env, self.context);
+    }
   }
 }
 
+/// The poll handle's callback.
+///
+/// # Safety
+/// Called by libuv only, on the JS thread, for a handle `attach` started:
+/// its data is null or the `Poll` leaked there, which `closed` alone frees.
 unsafe extern "C" fn on_readable(handle: *mut c_void, status: c_int, _events: c_int) {
-  let poll = uv_handle_get_data(handle).cast::<Poll>();
+  // SAFETY: `handle` is a live poll handle (the caller's contract).
+  let poll = unsafe { uv_handle_get_data(handle) }.cast::<Poll>();
   if poll.is_null() {
     return;
   }
-  // SAFETY: set in `attach`, freed only in `closed`, after this handle stops.
-  let poll = &*poll;
+  // SAFETY: set in `attach`, freed only in `closed`, after this handle stops;
+  // only shared references to it are made on this (the JS) thread.
+  let poll = unsafe { &*poll };
   // No panic may unwind into libuv.
   let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
     if status < 0 {
@@ -207,7 +232,8 @@ unsafe extern "C" fn on_readable(handle: *mut c_void, status: c_int, _events: c_
     Read::ForJs => {
       let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call_js(poll)));
     }
-    Read::Ended => close(handle),
+    // SAFETY: the handle is live and started, on its loop's thread.
+    Read::Ended => unsafe { close(handle) },
   }
 }
 
@@ -264,62 +290,114 @@ fn call_js(poll: &Poll) {
 }
 
 /// Stops and closes a handle, once; `closed` frees it.
+///
+/// # Safety
+/// On the JS thread, with a handle `attach` initialized (`uv_poll_init`)
+/// whose close callback has not run yet; its data is null or its `Poll`.
 unsafe fn close(handle: *mut c_void) {
-  let poll = uv_handle_get_data(handle).cast::<Poll>();
+  // SAFETY: a live handle (the caller's contract).
+  let poll = unsafe { uv_handle_get_data(handle) }.cast::<Poll>();
   if !poll.is_null() {
-    if (*poll).closing.replace(true) {
+    // SAFETY: the `Poll` leaked in `attach` lives until `closed` runs, which
+    // is after this; only shared references are made to it.
+    let poll = unsafe { &*poll };
+    if poll.closing.replace(true) {
       return;
     }
     // The env may outlive the handle's reason to read: give the socket back.
-    (*poll).pipe.end_js_reads();
+    poll.pipe.end_js_reads();
   }
-  uv_poll_stop(handle);
-  uv_close(handle, closed);
+  // SAFETY: a live, initialized handle on its loop's thread, closed once
+  // (the `closing` flag); stopping a handle that is not started is allowed.
+  unsafe {
+    uv_poll_stop(handle);
+    uv_close(handle, closed);
+  }
 }
 
 /// The env is ending: close the handle; `closed` tells Node it is done.
+///
+/// # Safety
+/// Called by Node only, on the JS thread, as the async cleanup hook `attach`
+/// registered for `handle`, which `closed` removes: so the handle is live.
 unsafe extern "C" fn on_teardown(_hook: sys::napi_async_cleanup_hook_handle, handle: *mut c_void) {
-  let poll = uv_handle_get_data(handle).cast::<Poll>();
+  // SAFETY: a live handle (the caller's contract).
+  let poll = unsafe { uv_handle_get_data(handle) }.cast::<Poll>();
   if !poll.is_null() {
-    (*poll).torn_down.set(true);
+    // SAFETY: the `Poll` lives until `closed`, which has not run (the hook
+    // would have been removed).
+    unsafe { (*poll).torn_down.set(true) };
   }
-  close(handle);
+  // SAFETY: a live handle, on the JS thread (the caller's contract).
+  unsafe { close(handle) };
 }
 
+/// The close callback: frees the handle and what it owned.
+///
+/// # Safety
+/// Called by libuv only, once, after `uv_close` in `close`: libuv is done
+/// with the handle, whose memory `alloc_handle` gave.
 unsafe extern "C" fn closed(handle: *mut c_void) {
-  let poll = uv_handle_get_data(handle).cast::<Poll>();
+  // SAFETY: the handle's memory is still ours until `free_handle` below.
+  let poll = unsafe { uv_handle_get_data(handle) }.cast::<Poll>();
   if !poll.is_null() {
-    // SAFETY: the Box leaked in `attach`, reclaimed once.
-    let poll = Box::from_raw(poll);
+    // SAFETY: the Box leaked in `attach`, reclaimed once (this callback runs
+    // once), with no reference to it left (the handle is closed).
+    let poll = unsafe { Box::from_raw(poll) };
     let hook = poll.hook.get();
     if !hook.is_null() {
-      sys::napi_remove_async_cleanup_hook(hook);
+      // SAFETY: the hook `attach` added, not yet removed; a removal from
+      // inside the hook itself (teardown) is what Node-API expects.
+      unsafe { sys::napi_remove_async_cleanup_hook(hook) };
     }
     if !poll.torn_down.get() {
-      poll.release();
+      // SAFETY: on the JS thread, once (the Box is consumed), env alive.
+      unsafe { poll.release() };
     }
   }
-  free_handle(handle);
+  // SAFETY: from `alloc_handle`, and libuv no longer uses it.
+  unsafe { free_handle(handle) };
 }
 
 fn handle_layout() -> Option<std::alloc::Layout> {
-  // SAFETY: a pure size query.
+  // SAFETY: a pure size query; `UV_POLL` is checked by `uv_poll_known`
+  // before any handle is made.
   let size = unsafe { uv_handle_size(UV_POLL) };
   std::alloc::Layout::from_size_align(size.max(1), 16).ok()
 }
 
-unsafe fn alloc_handle() -> *mut c_void {
+/// Zeroed memory for one poll handle, sized by libuv; null when it cannot be had.
+fn alloc_handle() -> *mut c_void {
   match handle_layout() {
-    Some(layout) => std::alloc::alloc_zeroed(layout).cast(),
+    // SAFETY: the layout's size is at least 1.
+    Some(layout) => unsafe { std::alloc::alloc_zeroed(layout) }.cast(),
     None => ptr::null_mut(),
   }
 }
 
+/// # Safety
+/// `handle` is null or from `alloc_handle`, and nothing uses it any more.
 unsafe fn free_handle(handle: *mut c_void) {
   if handle.is_null() {
     return;
   }
   if let Some(layout) = handle_layout() {
-    std::alloc::dealloc(handle.cast(), layout);
+    // SAFETY: allocated by `alloc_handle` with this same layout (libuv's
+    // size does not change while the process runs); the caller's contract.
+    unsafe { std::alloc::dealloc(handle.cast(), layout) };
   }
+}
+
+/// True when this process's libuv names handle type `UV_POLL` "poll"; asked
+/// once. Otherwise the event-loop reader is never used, and replies keep
+/// coming through tokio.
+fn uv_poll_known() -> bool {
+  static KNOWN: OnceLock<bool> = OnceLock::new();
+  *KNOWN.get_or_init(|| {
+    // SAFETY: `uv_handle_type_name` takes any value and returns null or a
+    // static NUL-terminated string.
+    let name = unsafe { uv_handle_type_name(UV_POLL) };
+    // SAFETY: non-null, so one of libuv's static NUL-terminated strings.
+    !name.is_null() && unsafe { CStr::from_ptr(name) } == c"poll"
+  })
 }

@@ -160,10 +160,11 @@ fn event_slots(event: Event) -> (&'static str, Slot) {
   }
 }
 
-/// What a `Drained` entry holds; `lib/transport.js` reads the same numbers.
+/// What a `Drained` entry holds. The numbers are exported on the binding
+/// (`src/napi/constants.rs`), where `lib/transport.js` reads them.
 #[derive(Clone, Copy)]
 #[repr(u32)]
-enum Kind {
+pub enum Kind {
   /// A string: the next `len` UTF-16 units of the blob.
   Text = 0,
   /// An integer: its decimal digits, the next `len` units of the blob.

@@ -16,24 +16,28 @@ use crate::clock::SystemClock;
 use crate::config::LocalConfig;
 pub use crate::metrics::CacheSnapshot;
 
-/// Events the JS layer reports for the paths it drives.
+/// Events the JS layer reports for the paths it drives, by number: the
+/// numbers are exported on the binding (`src/napi/constants.rs`) and
+/// `lib/cache.js` reads them from there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
 pub enum CacheEvent {
-  RemoteHit,
-  Miss,
-  Load,
-  Error,
+  RemoteHit = 0,
+  Miss = 1,
+  Load = 2,
+  Error = 3,
 }
 
 impl CacheEvent {
   pub fn from_code(code: u32) -> Option<CacheEvent> {
-    match code {
-      0 => Some(CacheEvent::RemoteHit),
-      1 => Some(CacheEvent::Miss),
-      2 => Some(CacheEvent::Load),
-      3 => Some(CacheEvent::Error),
-      _ => None,
-    }
+    [
+      CacheEvent::RemoteHit,
+      CacheEvent::Miss,
+      CacheEvent::Load,
+      CacheEvent::Error,
+    ]
+    .into_iter()
+    .find(|e| *e as u32 == code)
   }
 }
 
@@ -160,5 +164,13 @@ mod tests {
   fn unknown_event_codes_are_refused() {
     assert_eq!(CacheEvent::from_code(9), None);
     assert_eq!(CacheEvent::from_code(2), Some(CacheEvent::Load));
+    for event in [
+      CacheEvent::RemoteHit,
+      CacheEvent::Miss,
+      CacheEvent::Load,
+      CacheEvent::Error,
+    ] {
+      assert_eq!(CacheEvent::from_code(event as u32), Some(event));
+    }
   }
 }

@@ -1,7 +1,12 @@
 //! Every `#[napi]` item of the addon, and the conversion of its arguments:
 //! the JS layer (`lib/`) wraps these into the public API. Nothing else in
 //! the crate imports this module.
+//!
+//! A method that can fail returns `napi::Result<T, Kind>` (napi-derive reads
+//! the `Result` by name, so an alias would not do): the error's status is its
+//! `FerroError` code, which Node-API makes the thrown JS error's `code`.
 
+mod constants;
 mod queue;
 mod ratelimit;
 
@@ -18,7 +23,7 @@ use crate::bridge::Drained;
 use crate::cache::CacheEvent;
 use crate::client::ClientCore;
 use crate::config::{Config, NativeOptions};
-use crate::error::Error;
+use crate::error::{Error, Kind};
 
 /// The wait of a blocking command that has no bound of its own: long enough
 /// to mean "until served or closed", short enough that adding the command
@@ -35,10 +40,10 @@ fn bytes(arg: Arg) -> Vec<u8> {
   }
 }
 
-/// Command ids run through 1..2^31 and wrap, in step with `lib/transport.js`.
+/// Command ids run through `1..=COMMAND_ID_SPAN` and wrap, as `lib/transport.js` counts them.
 fn command_id(first: u32, offset: u32) -> u32 {
-  const SPAN: u64 = 0x7fff_ffff;
-  ((u64::from(first.max(1)) - 1 + u64::from(offset)) % SPAN) as u32 + 1
+  let span = u64::from(constants::COMMAND_ID_SPAN);
+  ((u64::from(first.max(1)) - 1 + u64::from(offset)) % span) as u32 + 1
 }
 
 /// Counters of the client, the cache and the L1 tier, read synchronously.
@@ -78,17 +83,18 @@ impl NativeClient {
   /// client only weakly, as `wakeWeakly` in `lib/client.js` does: otherwise
   /// it roots the client, which then is never collected, closed or not.
   #[napi(constructor)]
-  pub fn new(env: Env, options: NativeOptions, wake: Function<(), ()>) -> napi::Result<Self> {
+  pub fn new(env: Env, options: NativeOptions, wake: Function<(), ()>) -> napi::Result<Self, Kind> {
     let config = Config::from_options(options)?;
     #[cfg(unix)]
-    let js_wake = crate::bridge::event_loop::JsWake::new(&env, wake.raw())?;
+    let js_wake = crate::bridge::event_loop::JsWake::new(&env, wake.raw()).map_err(Error::from)?;
     #[cfg(not(unix))]
     let _ = env;
     let wake = wake
       .build_threadsafe_function()
       .weak::<true>()
       .callee_handled::<false>()
-      .build()?;
+      .build()
+      .map_err(Error::from)?;
     Ok(NativeClient {
       core: ClientCore::new(config, wake)?,
       #[cfg(unix)]
@@ -123,7 +129,7 @@ impl NativeClient {
   }
 
   /// Every finished request, packed (see `bridge::Drained`).
-  #[napi(ts_return_type = "[Uint32Array, string, unknown[]]")]
+  #[napi]
   pub fn drain(&self) -> Drained {
     self.core.bridge.drain()
   }
@@ -215,7 +221,7 @@ impl NativeClient {
   }
 
   #[napi]
-  pub fn cache_record(&self, event: u32) -> napi::Result<()> {
+  pub fn cache_record(&self, event: u32) -> napi::Result<(), Kind> {
     let event =
       CacheEvent::from_code(event).ok_or_else(|| Error::invalid("unknown cache event"))?;
     self.core.cache.record(event);
@@ -224,7 +230,7 @@ impl NativeClient {
 
   /// The SHA1 of one of the library's Lua scripts, for `EVALSHA`.
   #[napi]
-  pub fn script_sha(&self, name: String) -> napi::Result<String> {
+  pub fn script_sha(&self, name: String) -> napi::Result<String, Kind> {
     crate::features::scripts::sha(&name)
       .map(str::to_string)
       .ok_or_else(|| Error::invalid(format!("unknown script {name}")).into())
@@ -232,16 +238,10 @@ impl NativeClient {
 
   /// The Lua source of one of the library's scripts, for the NOSCRIPT fallback.
   #[napi]
-  pub fn script_code(&self, name: String) -> napi::Result<String> {
+  pub fn script_code(&self, name: String) -> napi::Result<String, Kind> {
     crate::features::scripts::code(&name)
       .map(str::to_string)
       .ok_or_else(|| Error::invalid(format!("unknown script {name}")).into())
-  }
-
-  /// `ready`, `connecting`, `down` or `closed`.
-  #[napi]
-  pub fn health(&self) -> String {
-    format!("{:?}", self.core.health()).to_lowercase()
   }
 
   /// False when the client was created with `local: false`.

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use napi_derive::napi;
 
 use super::NativeClient;
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::features::ratelimit::{fallback, Algorithm, Params};
 use crate::features::scripts;
 
@@ -75,7 +75,7 @@ impl NativeClient {
     cost: f64,
     peek: bool,
     now_ms: Option<f64>,
-  ) -> napi::Result<Vec<f64>> {
+  ) -> napi::Result<Vec<f64>, Kind> {
     let (algorithm, params) = limiter(&spec)?;
     let cost = whole("cost", cost)?;
     if cost > algorithm.capacity(&params) {
@@ -105,7 +105,7 @@ impl NativeClient {
   /// Checks a limiter's configuration (algorithm, positive integers, the 2^50
   /// bound) and names its script; JS calls it once per limiter.
   #[napi]
-  pub fn rate_limit_script(&self, spec: LimiterSpec) -> napi::Result<LimiterScript> {
+  pub fn rate_limit_script(&self, spec: LimiterSpec) -> napi::Result<LimiterScript, Kind> {
     let (algorithm, _) = limiter(&spec)?;
     let name = algorithm.script();
     let sha = scripts::sha(name).ok_or_else(|| Error::invalid(format!("unknown script {name}")))?;

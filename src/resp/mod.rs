@@ -1,15 +1,47 @@
 //! The Redis protocol (RESP) on our side of the socket: encoding commands,
 //! parsing replies as they stream in (`parse.rs`), and splitting the batches
-//! JS encodes (`lib/resp.js`) back into argument vectors.
+//! JS encodes (`lib/resp.js`) back into argument vectors. `Reply` and `Args`
+//! (the protocol's values) live here, below every backend, so the parser
+//! depends on nothing above the leaves.
 
 mod parse;
 
-#[cfg(test)]
-pub use parse::parse_one;
 pub use parse::{Inbox, Parsed};
 
-use crate::backend::Args;
 use crate::error::{Error, Result};
+
+/// One command: its name then its arguments, as bytes.
+pub type Args = Vec<Vec<u8>>;
+
+/// A reply, independent of the driver that produced it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reply {
+  Nil,
+  Int(i64),
+  Bulk(Vec<u8>),
+  Status(String),
+  Double(f64),
+  Bool(bool),
+  Array(Vec<Reply>),
+  /// A server error nested in an array reply (a top-level one is an `Err`).
+  Error(String),
+}
+
+impl Reply {
+  pub fn as_int(&self) -> Option<i64> {
+    match self {
+      Reply::Int(n) => Some(*n),
+      Reply::Bulk(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+      _ => None,
+    }
+  }
+}
+
+/// Builds an argument vector from anything byte-like.
+#[macro_export]
+macro_rules! args {
+  ($($a:expr),* $(,)?) => { vec![$(AsRef::<[u8]>::as_ref(&$a).to_vec()),*] };
+}
 
 /// Appends `args` as a RESP array of bulk strings.
 pub fn encode_command(out: &mut Vec<u8>, args: &[Vec<u8>]) {
@@ -63,6 +95,9 @@ fn header(input: &[u8], tag: u8) -> Result<(usize, &[u8])> {
 fn malformed() -> Error {
   Error::invalid("malformed command batch")
 }
+
+#[cfg(test)]
+pub use parse::parse_one;
 
 #[cfg(test)]
 mod tests {

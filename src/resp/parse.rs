@@ -21,7 +21,7 @@
 //! - A protocol error is `ERR_UNAVAILABLE`: the connection cannot be trusted
 //!   after it, so its owner drops it (the supervisor opens another).
 
-use crate::backend::Reply;
+use super::Reply;
 use crate::error::{Error, Kind, Result};
 
 /// The deepest nesting of arrays accepted. Redis' own replies nest a few

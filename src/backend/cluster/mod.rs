@@ -27,7 +27,7 @@ use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 
 use super::lifecycle::{self, Lifecycle, Link, Pool};
 use super::redis::tracking::{Invalidation, Tracking};
-use super::{Args, Backend, BoxFuture, EventSink, Health, Reply};
+use super::{Args, Backend, BoxFuture, EventSink, Reply};
 use crate::error::{Error, Kind, Result};
 use crate::target::TlsOptions;
 
@@ -283,10 +283,6 @@ impl Backend for ClusterBackend {
       }
       reply
     })
-  }
-
-  fn health(&self) -> Health {
-    self.shared.life.health()
   }
 
   fn close(&self) {

@@ -43,7 +43,7 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify};
 
 use super::redis::tracking::{Invalidation, InvalidationSink};
-use super::{Args, Backend, BoxFuture, Event, EventSink, Health, Reply};
+use super::{Args, Backend, BoxFuture, Event, EventSink, Reply};
 use crate::clock::{Clock, UnixClock};
 use crate::error::{Error, Result};
 use script::Scripts;
@@ -288,14 +288,6 @@ impl Backend for MemoryBackend {
           .unwrap_or_else(|| Err(Error::invalid("empty command")))
       }
     })
-  }
-
-  fn health(&self) -> Health {
-    if *self.closed.borrow() {
-      Health::Closed
-    } else {
-      Health::Ready
-    }
   }
 
   /// Wakes blocked pops with ERR_CLOSED and lets go of the store: a private

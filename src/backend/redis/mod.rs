@@ -38,7 +38,7 @@ use self::sentinel::Sentinels;
 use self::tracking::{Invalidation, Subscriber, Tracking};
 use self::wire::{Dialer, Stream};
 use crate::backend::lifecycle::{self, Lifecycle, Link, Pool};
-use crate::backend::{Args, Backend, BoxFuture, Completions, Event, EventSink, Health, Reply};
+use crate::backend::{Args, Backend, BoxFuture, Completions, Event, EventSink, Reply};
 use crate::error::{Error, Kind, Result};
 use crate::target::{SentinelTarget, TlsOptions};
 
@@ -357,10 +357,6 @@ impl Backend for RedisBackend {
       }
       outcome
     })
-  }
-
-  fn health(&self) -> Health {
-    self.shared.life.health()
   }
 
   fn close(&self) {
