@@ -96,7 +96,7 @@ impl Bridge {
         Done::Ok(id, reply, decode) => out.reply(id, reply, decode),
         Done::Err(id, err) => out.extra(
           id,
-          Kind::Error,
+          ResultKind::Error,
           Slot::Pair(
             Box::new(Slot::Text(err.kind().code().to_string())),
             Box::new(Slot::Text(err.message().to_string())),
@@ -106,7 +106,7 @@ impl Bridge {
           let (name, payload) = event_slots(event);
           out.extra(
             0,
-            Kind::Event,
+            ResultKind::Event,
             Slot::Pair(Box::new(Slot::Text(name.to_string())), Box::new(payload)),
           );
         }
@@ -164,7 +164,7 @@ fn event_slots(event: Event) -> (&'static str, Slot) {
 /// (`src/napi/constants.rs`), where `lib/transport.js` reads them.
 #[derive(Clone, Copy)]
 #[repr(u32)]
-pub enum Kind {
+pub enum ResultKind {
   /// A string: the next `len` UTF-16 units of the blob.
   Text = 0,
   /// An integer: its decimal digits, the next `len` units of the blob.
@@ -199,29 +199,33 @@ impl Drained {
     }
   }
 
-  fn entry(&mut self, id: u32, kind: Kind, len: usize) {
+  fn entry(&mut self, id: u32, kind: ResultKind, len: usize) {
     self.meta.extend([id, kind as u32, len as u32]);
   }
 
-  fn extra(&mut self, id: u32, kind: Kind, slot: Slot) {
+  fn extra(&mut self, id: u32, kind: ResultKind, slot: Slot) {
     self.entry(id, kind, 0);
     self.extra.push(slot);
   }
 
   fn reply(&mut self, id: u32, reply: Reply, decode: Decode) {
     match reply {
-      Reply::Nil => self.entry(id, Kind::Null, 0),
+      Reply::Nil => self.entry(id, ResultKind::Null, 0),
       Reply::Int(n) => {
         let digits = n.to_string();
-        self.entry(id, Kind::Int, digits.len());
+        self.entry(id, ResultKind::Int, digits.len());
         self.blob.extend_from_slice(digits.as_bytes());
       }
       Reply::Status(s) => self.text(id, s.into_bytes()),
       Reply::Bulk(bytes) if decode == Decode::Text => match std::str::from_utf8(&bytes) {
         Ok(_) => self.text(id, bytes),
-        Err(_) => self.extra(id, Kind::Extra, Slot::Reply(Reply::Bulk(bytes), decode)),
+        Err(_) => self.extra(
+          id,
+          ResultKind::Extra,
+          Slot::Reply(Reply::Bulk(bytes), decode),
+        ),
       },
-      other => self.extra(id, Kind::Extra, Slot::Reply(other, decode)),
+      other => self.extra(id, ResultKind::Extra, Slot::Reply(other, decode)),
     }
   }
 
@@ -236,7 +240,7 @@ impl Drained {
         .map(char::len_utf16)
         .sum()
     };
-    self.entry(id, Kind::Text, len);
+    self.entry(id, ResultKind::Text, len);
     self.blob.extend_from_slice(&bytes);
   }
 }

@@ -42,7 +42,7 @@ impl CacheEvent {
 }
 
 #[derive(Default)]
-struct Counters {
+struct CacheCounters {
   local_hits: AtomicU64,
   remote_hits: AtomicU64,
   misses: AtomicU64,
@@ -52,14 +52,14 @@ struct Counters {
 
 pub struct Cache {
   local: Option<LocalTier>,
-  counters: Counters,
+  counters: CacheCounters,
 }
 
 impl Cache {
   pub fn new(local: Option<LocalConfig>) -> Self {
     Cache {
       local: local.map(|cfg| LocalTier::new(cfg, Arc::new(SystemClock::new()))),
-      counters: Counters::default(),
+      counters: CacheCounters::default(),
     }
   }
 

@@ -20,48 +20,34 @@ mod multi_host;
 pub use local::LocalConfig;
 pub use memory_url::MemoryUrl;
 
-/// Options of the native client, as the JS layer hands them over.
+/// Options of the native client, as `toNative` in `lib/client.js` hands them
+/// over: the `ClientOptions` of `index.d.ts` (the one place each option is
+/// documented, with its unit and default), flattened, durations in ms. Only
+/// the fields with no public counterpart are described here.
 #[napi(object)]
 #[derive(Default)]
 pub struct NativeOptions {
-  /// `redis://[user:pass@]host:port/db`; when absent: `REDIS_URL`, else
-  /// `REDIS_HOST`/`REDIS_PORT`/`REDIS_PASSWORD`/`REDIS_DB`, else `redis://127.0.0.1:6379`.
   pub url: Option<String>,
-  /// Seed node URLs: Redis Cluster mode.
   pub cluster: Option<Vec<String>>,
-  /// Sentinel mode: the master's name...
   pub sentinel_name: Option<String>,
-  /// ...the sentinels' URLs (`redis://[user:pass@]host:port`)...
   pub sentinel_nodes: Option<Vec<String>>,
-  /// ...and the master's credentials and database.
   pub sentinel_username: Option<String>,
   pub sentinel_password: Option<String>,
   pub sentinel_db: Option<f64>,
   /// TLS even without `rediss://` (the JS `tls` option was given).
   pub tls: Option<bool>,
-  /// PEM certificates of the CAs to trust instead of the system's.
   pub tls_ca: Option<String>,
-  /// The name the server certificate must carry, when not the host's.
   pub tls_servername: Option<String>,
-  /// Prepended to every key. Default: none.
   pub key_prefix: Option<String>,
-  /// TTL in ms of cache entries written without one. Default 300,000.
   pub default_ttl_ms: Option<f64>,
-  /// `false` disables the L1 tier.
+  /// `local: false` in JS.
   pub local_enabled: Option<bool>,
-  /// Most L1 entries. Default 10,000.
   pub local_max_entries: Option<f64>,
-  /// Most L1 bytes (keys plus serialized values). Default 64 MiB.
   pub local_max_bytes: Option<f64>,
-  /// Longest L1 lifetime in ms. Default 60,000.
   pub local_ttl_ms: Option<f64>,
-  /// `'tracking'` (default) or `'ttl'`: how the L1 learns of other clients' writes.
   pub local_coherence: Option<String>,
-  /// Connection attempt bound in ms. Default 2,000.
   pub connect_timeout_ms: Option<f64>,
-  /// Reply bound in ms for every command. Default 1,000.
   pub command_timeout_ms: Option<f64>,
-  /// Reject the first connect when Redis is unreachable. Default false.
   pub fail_fast: Option<bool>,
   /// `REDIS_URL`, `REDIS_HOST`, `REDIS_PORT`, `REDIS_PASSWORD`, `REDIS_DB` as
   /// Node sees them (`process.env`, which Jest sandboxes per test file).

@@ -9,22 +9,22 @@
 
 use napi_derive::napi;
 
-use crate::bridge::Kind;
+use crate::bridge::ResultKind;
 use crate::cache::CacheEvent;
 
-/// Kinds of a drained result (`bridge::Kind`), for `lib/transport.js`.
+/// Kinds of a drained result (`bridge::ResultKind`), for `lib/transport.js`.
 #[napi]
-pub const RESULT_TEXT: u32 = Kind::Text as u32;
+pub const RESULT_TEXT: u32 = ResultKind::Text as u32;
 #[napi]
-pub const RESULT_INT: u32 = Kind::Int as u32;
+pub const RESULT_INT: u32 = ResultKind::Int as u32;
 #[napi]
-pub const RESULT_NULL: u32 = Kind::Null as u32;
+pub const RESULT_NULL: u32 = ResultKind::Null as u32;
 #[napi]
-pub const RESULT_ERROR: u32 = Kind::Error as u32;
+pub const RESULT_ERROR: u32 = ResultKind::Error as u32;
 #[napi]
-pub const RESULT_EXTRA: u32 = Kind::Extra as u32;
+pub const RESULT_EXTRA: u32 = ResultKind::Extra as u32;
 #[napi]
-pub const RESULT_EVENT: u32 = Kind::Event as u32;
+pub const RESULT_EVENT: u32 = ResultKind::Event as u32;
 
 /// Command ids run through `1..=COMMAND_ID_SPAN` and wrap (`command_id`,
 /// and `Transport` in `lib/transport.js`); the ids of native procedures
