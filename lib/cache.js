@@ -26,6 +26,11 @@ const EVENT = {
 const TOUCH_SAMPLE = 16
 const TOUCH_BATCH = 64
 const now = () => performance.now()
+/**
+ * Keys of this client's own writes remembered by the own-write fence (see `evict`); past this
+ * many, the memory is cleared and every read then in flight is refused its L1 entry instead.
+ */
+const WRITES_REMEMBERED = 1024
 
 class Cache {
   constructor(client) {
@@ -42,6 +47,13 @@ class Cache {
     this._reported = 0
     /** key -> promise of the loader run in progress (single-flight). */
     this._inflight = new Map()
+    /**
+     * The own-write fence: writes made by this client, numbered; key -> number of its latest
+     * write; reads that started before `_writeFloor` are refused (the map was cleared since).
+     */
+    this._writes = 0
+    this._writeFloor = 0
+    this._written = new Map()
   }
 
   getOrSet(key, loader, opts) {
@@ -106,6 +118,7 @@ class Cache {
     const full = this._client._prefix + key
     // Read before the GET leaves: an invalidation applied meanwhile refuses the L1 entry.
     const since = this._native.localEpoch()
+    const sinceWrites = this._writes
     try {
       const [raw, pttl] = await Promise.all([t.command(['GET', full]), t.command(['PTTL', full])])
       if (raw === null) {
@@ -115,7 +128,7 @@ class Cache {
       this._native.cacheRecord(EVENT.REMOTE_HIT)
       const value = deserialize(raw)
       // PTTL -1: no Redis expiry, the L1 ttl alone bounds the copy; -2: deleted meanwhile.
-      if (o.local && pttl !== -2) this._localStore(key, value, byteLength(raw), pttl > 0 ? Math.min(pttl, o.localTtlMs) : o.localTtlMs, [], since)
+      if (o.local && pttl !== -2) this._localStore(key, value, byteLength(raw), pttl > 0 ? Math.min(pttl, o.localTtlMs) : o.localTtlMs, [], since, sinceWrites)
       return { hit: true, value }
     } catch {
       this._native.cacheRecord(EVENT.ERROR)
@@ -130,6 +143,7 @@ class Cache {
     const full = c._prefix + key
     const ttl = String(o.ttlMs)
     const since = this._native.localEpoch()
+    const sinceWrites = this._writes
     const writes = [c._cmd(['SET', full, payload, 'PX', ttl])]
     // Tag sets (read by src/invalidate.rs): PEXPIRE NX gives a new set its first TTL, GT
     // stretches an older one to its longest-lived member (GT alone never sets a first TTL).
@@ -138,7 +152,7 @@ class Cache {
       writes.push(c._cmd(['SADD', set, full]), c._cmd(['PEXPIRE', set, ttl, 'NX']), c._cmd(['PEXPIRE', set, ttl, 'GT']))
     }
     await (writes.length === 1 ? writes[0] : Promise.all(writes))
-    if (o.local) this._localStore(key, value, byteLength(payload), Math.min(o.ttlMs, o.localTtlMs), o.tags, since)
+    if (o.local) this._localStore(key, value, byteLength(payload), Math.min(o.ttlMs, o.localTtlMs), o.tags, since, sinceWrites)
   }
 
   _hit(key) {
@@ -155,10 +169,13 @@ class Cache {
   }
 
   /**
-   * `since`: localEpoch() read before the value was read or written (src/cache/coherence.rs). Synced
-   * after the copy is set, so a removal made off the JS thread meanwhile is never lost.
+   * `since`: localEpoch() read before the value was read or written (src/cache/coherence.rs:
+   * changes reported off the JS thread, and pattern or tag invalidations); `sinceWrites`: this
+   * client's write count then (`evict`). A key changed since either is not stored. Synced after
+   * the copy is set, so a removal made off the JS thread meanwhile is never lost.
    */
-  _localStore(key, value, bytes, ttlMs, tags, since) {
+  _localStore(key, value, bytes, ttlMs, tags, since, sinceWrites) {
+    if (sinceWrites < this._writeFloor || (this._written.get(key) || 0) > sinceWrites) return
     this._syncRemoved()
     const t0 = now()
     const ttl = this._native.localInsert(key, bytes, ttlMs, tags, since)
@@ -176,13 +193,24 @@ class Cache {
 
   /**
    * Called by every write path of the client before its command leaves. Drops the L1 copies, and
-   * tells Rust even when this side held none: a read of these keys may be in flight, and its reply
-   * (older than this write) must not be stored when it arrives (the fence of src/cache/coherence.rs).
+   * fences the reads of these keys already in flight: their replies are older than this write and
+   * must not be stored when they arrive. The server never reports a client's own writes back
+   * (NOLOOP, the memory store's own-write filter), and this side sees every one of them, so the
+   * fence is kept here, on the JS thread, without a native call unless Rust holds a copy.
    */
   evict(keys) {
     if (!this._useLocal) return
-    for (const k of keys) this._local.delete(k)
-    this._native.localRemove(keys)
+    const n = ++this._writes
+    let any = false
+    for (const k of keys) {
+      this._written.set(k, n)
+      if (this._local.delete(k)) any = true
+    }
+    if (this._written.size > WRITES_REMEMBERED) {
+      this._written.clear()
+      this._writeFloor = n
+    }
+    if (any) this._native.localRemove(keys)
   }
 
   async get(key) {

@@ -123,11 +123,11 @@ impl Coherence {
     self.cache.local_clear()
   }
 
-  /// A change this client makes to `keys` (a write, a delete, an exact
-  /// invalidation): fences the reads of those keys already in flight, whose
-  /// replies may predate the change, then drops their L1 entries. The
-  /// server's invalidations never report this client's own writes (NOLOOP,
-  /// the memory store's own-write filter), so every write path comes here.
+  /// A change to `keys` made off the JS thread's own-write fence (an exact
+  /// invalidation, or a write of a key whose copy this tier holds): fences
+  /// the reads of those keys already in flight, whose replies may predate the
+  /// change, then drops their L1 entries. (JS fences the reads its own writes
+  /// race with itself, `evict` in `lib/cache.js`, without a native call.)
   pub fn forget<S: AsRef<str>>(&self, keys: &[S]) -> usize {
     let owned: Vec<String> = keys.iter().map(|k| k.as_ref().to_owned()).collect();
     self.fence().record(&owned);
