@@ -6,7 +6,8 @@
  */
 import { createClient } from '../index';
 import type { Client } from '../index';
-import { backends, expectRejectsWith, inspector, l1Tier, relaxed, uniquePrefix } from './helpers';
+import { backends, expectRejectsWith, inspector, l1Tier, relaxed, startRedis, uniquePrefix } from './helpers';
+import type { RedisServer } from './helpers';
 import type { Inspector } from './helpers';
 
 const REFUSED: string[][] = [
@@ -150,5 +151,32 @@ describe.each(backends)('$name', (backend) => {
     const pops = lists.map((l) => c.command(['BLPOP', l, '10']));
     await Promise.all(lists.map((l, i) => c.command(['RPUSH', l, `item${i}`])));
     expect(await Promise.all(pops)).toEqual(lists.map((l, i) => [l, `item${i}`]));
+  });
+});
+
+describe('command() emptying the database', () => {
+  // A server and a memory:// store of this test alone: FLUSHDB would empty what other files share.
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it.each([
+    ['redis', () => server.url],
+    ['memory', () => `memory://flush-${process.pid}`],
+  ])('on %s, FLUSHDB empties this client’s L1 (the server never reports its own flush back)', async (_name, url) => {
+    const c = await createClient({ url: url(), ...relaxed });
+    try {
+      await c.cache.set('k', 1);
+      expect(c.cache.peek('k')).toBe(1);
+      await c.command(['FLUSHDB']);
+      expect(c.cache.peek('k')).toBeUndefined();
+      expect(await c.cache.get('k')).toBeNull();
+    } finally {
+      await c.close();
+    }
   });
 });

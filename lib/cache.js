@@ -213,6 +213,15 @@ class Cache {
     if (any) this._native.localRemove(keys)
   }
 
+  /** Empties the L1 and fences every read in flight (`command()` emptied the database). */
+  _flushLocal() {
+    if (!this._useLocal) return
+    this._written.clear()
+    this._writeFloor = ++this._writes
+    this._native.localFlush()
+    this._syncRemoved()
+  }
+
   async get(key) {
     this._client._open()
     checkKey(key)

@@ -192,8 +192,9 @@ class Client extends EventEmitter {
       if (typeof a === 'number' && Number.isFinite(a)) return String(a)
       throw invalid(`command argument ${i} must be a string, a finite number or a Buffer, got ${v.describe(a)}`)
     })
-    const { blockMs, write } = classify(out)
-    if (write) this._evictArgs(out)
+    const { blockMs, write, flush } = classify(out)
+    if (flush) this.cache._flushLocal()
+    else if (write) this._evictArgs(out)
     if (blockMs !== undefined) return this._blocking((id) => this._native.blockingCommand(id, out, blockMs))
     return this._cmd(out)
   }

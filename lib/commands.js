@@ -72,6 +72,9 @@ function streamBlock(args) {
   return undefined
 }
 
+/** Commands that change every key of the database: `command()` empties the L1 for them. */
+const FLUSHES = new Set(['FLUSHDB', 'FLUSHALL', 'SWAPDB'])
+
 /** Commands that change no key: `command()` fences the L1 for every other one. */
 const READ_ONLY = new Set(
   (
@@ -92,7 +95,8 @@ function upper(arg) {
 /**
  * How `command()` runs `args`: throws ERR_INVALID_ARGUMENT for a connection-state command;
  * `{ blockMs }` for a blocking one (NaN when its timeout cannot be read: the server answers the
- * error), `{ write }` for the rest, `write` telling whether it may change keys.
+ * error), `{ write }` for the rest, `write` telling whether it may change keys, `flush` whether
+ * it changes them all.
  */
 function classify(args) {
   const name = upper(args[0])
@@ -103,8 +107,8 @@ function classify(args) {
   }
   const block = BLOCKING.get(name)
   const blockMs = block === undefined ? undefined : block(args)
-  if (blockMs !== undefined) return { blockMs, write: name !== 'XREAD' && name !== 'WAIT' && name !== 'WAITAOF' }
-  return { blockMs: undefined, write: !READ_ONLY.has(name) }
+  if (blockMs !== undefined) return { blockMs, write: name !== 'XREAD' && name !== 'WAIT' && name !== 'WAITAOF', flush: false }
+  return { blockMs: undefined, write: !READ_ONLY.has(name), flush: FLUSHES.has(name) }
 }
 
 module.exports = { classify }

@@ -214,6 +214,14 @@ impl NativeClient {
     self.core.coherence.forget(&keys) as u32
   }
 
+  /// Empties the L1 and fences every read in flight: this client emptied
+  /// the database (`FLUSHDB`, `FLUSHALL`, `SWAPDB` through `command()`),
+  /// which the server never reports back to it.
+  #[napi]
+  pub fn local_flush(&self) {
+    self.core.coherence.flush();
+  }
+
   /// Keys whose parsed copies JS must drop; null means all of them.
   #[napi]
   pub fn local_take_removed(&self) -> Option<Vec<String>> {
