@@ -26,11 +26,6 @@ const EVENT = {
 const TOUCH_SAMPLE = 16
 const TOUCH_BATCH = 64
 const now = () => performance.now()
-/**
- * Keys of this client's own writes remembered by the own-write fence (see `evict`); past this
- * many, the memory is cleared and every read then in flight is refused its L1 entry instead.
- */
-const WRITES_REMEMBERED = 1024
 
 class Cache {
   constructor(client) {
@@ -48,11 +43,14 @@ class Cache {
     /** key -> promise of the loader run in progress (single-flight). */
     this._inflight = new Map()
     /**
-     * The own-write fence: writes made by this client, numbered; key -> number of its latest
-     * write; reads that started before `_writeFloor` are refused (the map was cleared since).
+     * The own-write fence (`evict`): this client's writes, numbered; key -> how many reads or
+     * writes of it whose value may enter the L1 are in flight; key -> number of the latest write
+     * of it while some were (so both maps hold only keys in flight); reads that started before
+     * `_writeFloor` are refused (the L1 was emptied since).
      */
     this._writes = 0
     this._writeFloor = 0
+    this._pending = new Map()
     this._written = new Map()
   }
 
@@ -119,6 +117,7 @@ class Cache {
     // Read before the GET leaves: an invalidation applied meanwhile refuses the L1 entry.
     const since = this._native.localEpoch()
     const sinceWrites = this._writes
+    this._begin(key)
     try {
       const [raw, pttl] = await Promise.all([t.command(['GET', full]), t.command(['PTTL', full])])
       if (raw === null) {
@@ -134,6 +133,22 @@ class Cache {
       this._native.cacheRecord(EVENT.ERROR)
       this._native.cacheRecord(EVENT.MISS)
       return { hit: false, failed: true }
+    } finally {
+      this._end(key)
+    }
+  }
+
+  /** A read or write of `key` whose value may enter the L1 is in flight (see `evict`). */
+  _begin(key) {
+    this._pending.set(key, (this._pending.get(key) || 0) + 1)
+  }
+
+  _end(key) {
+    const n = this._pending.get(key) - 1
+    if (n > 0) this._pending.set(key, n)
+    else {
+      this._pending.delete(key)
+      this._written.delete(key)
     }
   }
 
@@ -151,8 +166,13 @@ class Cache {
       const set = c._prefix + 'tag:' + tag
       writes.push(c._cmd(['SADD', set, full]), c._cmd(['PEXPIRE', set, ttl, 'NX']), c._cmd(['PEXPIRE', set, ttl, 'GT']))
     }
-    await (writes.length === 1 ? writes[0] : Promise.all(writes))
-    if (o.local) this._localStore(key, value, byteLength(payload), Math.min(o.ttlMs, o.localTtlMs), o.tags, since, sinceWrites)
+    this._begin(key)
+    try {
+      await (writes.length === 1 ? writes[0] : Promise.all(writes))
+      if (o.local) this._localStore(key, value, byteLength(payload), Math.min(o.ttlMs, o.localTtlMs), o.tags, since, sinceWrites)
+    } finally {
+      this._end(key)
+    }
   }
 
   _hit(key) {
@@ -203,12 +223,9 @@ class Cache {
     const n = ++this._writes
     let any = false
     for (const k of keys) {
-      this._written.set(k, n)
+      // Only a key with a read in flight needs remembering: a read that starts later sees the write.
+      if (this._pending.has(k)) this._written.set(k, n)
       if (this._local.delete(k)) any = true
-    }
-    if (this._written.size > WRITES_REMEMBERED) {
-      this._written.clear()
-      this._writeFloor = n
     }
     if (any) this._native.localRemove(keys)
   }
