@@ -126,7 +126,7 @@ class Cache {
     if (value === undefined) throw invalid(`the loader of ${JSON.stringify(key)} returned undefined (return null to cache an empty value)`)
     const payload = serialize(value)
     // Redis failed on the read, or close() has begun: serve the loader's value without writing.
-    if (!remote.failed && !this._client._closed) flight.write = this._behind(this._write(key, payload, value, o))
+    if (!remote.failed && !this._client._closed) flight.write = this._behind(this._write(key, payload, value, o, remote.since))
     return value
   }
 
@@ -165,7 +165,7 @@ class Cache {
       const [raw, pttl] = await Promise.all([t.command(['GET', full]), t.command(['PTTL', full])])
       if (raw === null) {
         this._native.cacheRecord(EVENT.MISS)
-        return { hit: false, failed: false }
+        return { hit: false, failed: false, since }
       }
       this._native.cacheRecord(EVENT.REMOTE_HIT)
       const value = deserialize(raw)
@@ -179,7 +179,17 @@ class Cache {
     }
   }
 
-  async _write(key, payload, value, o) {
+  /**
+   * SET (and tags), then L1. `readSince` is given for a miss's background write (write-behind):
+   * the localEpoch() read before its GET left. L1 then takes the value as the write leaves, so a
+   * caller of the key hits it at once, unless the key changed elsewhere or L1 was flushed (a lost
+   * connection) since that read. This client's later reads of the key are sent after the write,
+   * so they see it; a write from elsewhere evicts the copy when its invalidation arrives; a failed
+   * write evicts it again. `cache.set` stores after the reply: it waits anyway, and its L1 never
+   * serves what it failed to write.
+   */
+  async _write(key, payload, value, o, readSince) {
+    const behind = readSince !== undefined
     this.evict([key])
     const c = this._client
     const full = c._prefix + key
@@ -187,7 +197,7 @@ class Cache {
     // expire apart.
     const ttlMs = o.jitter === 0 ? o.ttlMs : Math.max(1, Math.round(o.ttlMs * (1 + o.jitter * (2 * Math.random() - 1))))
     const ttl = String(ttlMs)
-    const since = this._native.localEpoch()
+    const since = behind ? readSince : this._native.localEpoch()
     const sinceWrites = this._writes
     const writes = [c._cmd(['SET', full, payload, 'PX', ttl])]
     // Tag sets (read by src/invalidate.rs): PEXPIRE NX gives a new set its first TTL, GT
@@ -196,17 +206,15 @@ class Cache {
       const set = c._prefix + 'tag:' + tag
       writes.push(c._cmd(['SADD', set, full]), c._cmd(['PEXPIRE', set, ttl, 'NX']), c._cmd(['PEXPIRE', set, ttl, 'GT']))
     }
-    // L1 takes the value as the write leaves (write-behind: a caller of the key then hits it at
-    // once). This client's later reads of the key are sent after the write, so they see it; a
-    // write from elsewhere evicts the copy when its invalidation arrives, whichever lands last;
-    // a failed write evicts it again.
-    if (o.local) this._localStore(key, value, byteLength(payload), Math.min(ttlMs, o.localTtlMs), o.tags, since, sinceWrites)
+    const store = () => o.local && this._localStore(key, value, byteLength(payload), Math.min(ttlMs, o.localTtlMs), o.tags, since, sinceWrites)
+    if (behind) store()
     try {
       await (writes.length === 1 ? writes[0] : Promise.all(writes))
     } catch (err) {
-      this.evict([key])
+      if (behind) this.evict([key])
       throw err
     }
+    if (!behind) store()
   }
 
   _hit(key) {
