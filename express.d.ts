@@ -12,6 +12,8 @@ export interface CacheResponseOptions {
   key?: string | ((req: Request) => string)
   /** Tags for `cache.invalidateTags`, or a function of the request returning them. */
   tags?: string[] | ((req: Request) => string[])
+  /** TTL jitter, as `CacheOptions.jitter`. */
+  jitter?: number
   /** Request headers whose values are part of the key (and listed in the `Vary` response header). */
   vary?: string[]
 }

@@ -94,6 +94,14 @@ export interface ClientOptions {
   commandTimeoutMs?: number
   /** Reject `createClient` when Redis is unreachable. Default false: start degraded and reconnect. */
   failFast?: boolean
+  /** Defaults of every `cache.getOrSet` / `cache.set` call; a call's own options override them. */
+  cache?: CacheDefaults
+}
+
+/** The `cache` option of `createClient`: each field as in {@link CacheOptions}. */
+export interface CacheDefaults {
+  /** Default 0 (every entry gets exactly its `ttl`). */
+  jitter?: number
 }
 
 export interface SetOptions {
@@ -113,6 +121,13 @@ export interface CacheOptions {
   tags?: string[]
   /** `false` skips the L1 tier for this entry. */
   local?: boolean
+  /**
+   * TTL jitter, a fraction in [0, 1) (else ERR_INVALID_ARGUMENT, nothing written): the entry's
+   * TTL, in Redis and in L1, is drawn uniformly in `ttl × (1 ± jitter)` (to the millisecond), so
+   * keys written together do not expire together. `0.1` spreads them by ±10 %. Default: the
+   * client's `cache.jitter`, else 0.
+   */
+  jitter?: number
 }
 
 export interface LocalStats {
@@ -138,16 +153,30 @@ export interface Cache {
    * The cached value, else the loader's result, stored in Redis and L1. Concurrent callers of one
    * key in this process share one loader call. When Redis fails, the loader's value is served.
    * L1 hits return the same object to every caller: treat cached values as immutable.
+   *
+   * Write-behind: on a miss the promise resolves as soon as the loader's value is known; L1 takes
+   * it at once and the SET and tag writes finish in the background. Until they have ended, callers
+   * of the key in this process share the value without a second loader call. A failed
+   * background write counts in `stats().errors` and is emitted as an `'error'` event (never an
+   * unhandled rejection); `close()` waits for the writes under way. A loader still running when
+   * `close()` starts gives its caller the value, unwritten. README: "Write-behind and jitter".
    */
   getOrSet<T>(key: string, loader: () => T | Promise<T>, opts?: CacheOptions): Promise<T>
   /** L1, then Redis; `null` on a miss (and when Redis is unreachable). */
   get<T = unknown>(key: string): Promise<T | null>
+  /** Resolves once the value is written (no write-behind here). */
   set(key: string, value: unknown, opts?: CacheOptions): Promise<void>
   delete(keys: string | string[]): Promise<number>
   /** Deletes every key matching the glob (SCAN + UNLINK, never KEYS), L1 included. Returns the count. */
   invalidate(pattern: string): Promise<number>
   /** Deletes every key written with one of these tags. Returns the count. */
   invalidateTags(tags: string[]): Promise<number>
+  /**
+   * Resolves once the background writes of the misses served so far (write-behind) have ended:
+   * stored, or their failure counted and reported. Never rejects. For tests and for code that
+   * must know another process can read the value; `close()` waits for them too.
+   */
+  drained(): Promise<void>
   /** Synchronous, L1 only. */
   peek<T = unknown>(key: string): T | undefined
   stats(): CacheStats

@@ -31,6 +31,8 @@ export interface CacheableOptions {
   /** Default: the client's `defaultTtl`. */
   ttl?: Duration
   tags?: FromArgs<string[]>
+  /** TTL jitter, as `CacheOptions.jitter`. */
+  jitter?: number
 }
 
 /**
@@ -44,6 +46,8 @@ export interface CachePutOptions {
   key: FromArgs<string>
   ttl?: Duration
   tags?: FromArgs<string[]>
+  /** TTL jitter, as `CacheOptions.jitter`. */
+  jitter?: number
 }
 
 /** Runs the method, then stores its result under `key`. */

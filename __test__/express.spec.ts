@@ -6,7 +6,7 @@
  */
 import express from 'express';
 import request from 'supertest';
-import { createClient, FerroError } from '../index';
+import { createClient, FerroError, key } from '../index';
 import type { Client } from '../index';
 import { cacheResponse, healthHandler, rateLimit, rejectRevokedTokens } from '../express';
 import { BACKENDS } from './backends';
@@ -106,6 +106,25 @@ describe.each(BACKENDS)('ferrocache/express on $name', (backend) => {
       const again = await request(app).get('/api/menu').set('Accept-Language', 'fr').expect('X-Cache', 'HIT');
       expect(again.body.lang).toBe('fr');
       expect(calls).toBe(2);
+    });
+
+    it('jitter spreads the TTLs of the responses it stores', async () => {
+      const app = appWith((a) => {
+        a.get('/j/:n', cacheResponse(redis, { ttl: 100, jitter: 0.5 }), (req, res) => {
+          res.json({ n: req.params.n });
+        });
+      });
+      const paths = Array.from({ length: 30 }, (_, i) => `/j/${i}`);
+      for (const p of paths) await request(app).get(p).expect(200);
+      // The middleware writes after the response is sent.
+      const ttlsOf = () => Promise.all(paths.map((p) => redis.ttl(key('http', 'GET', p))));
+      await waitFor(async () => (await ttlsOf()).every((s) => s > 0));
+      const ttls = await ttlsOf();
+      for (const t of ttls) {
+        expect(t).toBeGreaterThanOrEqual(40);
+        expect(t).toBeLessThanOrEqual(150);
+      }
+      expect(new Set(ttls).size).toBeGreaterThan(1);
     });
 
     it('caches GET only', async () => {
@@ -354,6 +373,7 @@ describe('ferrocache/express argument checks', () => {
       () => cacheResponse(redis, {} as never),
       () => cacheResponse(redis, { ttl: -1 }),
       () => cacheResponse(redis, { ttl: 60, key: '' }),
+      () => cacheResponse(redis, { ttl: 60, jitter: 1 }),
       () => cacheResponse(redis, { ttl: 60, vary: 'Accept' as never }),
       () => cacheResponse({} as never, { ttl: 60 }),
       () => rateLimit({} as never),

@@ -1,7 +1,7 @@
 /** Shared test helpers. Every test gets its own keyPrefix: files run in parallel on one Redis. */
 import { execFile } from 'child_process';
 import { randomBytes } from 'crypto';
-import type { ErrorCode, FerroError, LocalTierOptions } from '../index';
+import type { Client, ClientOptions, ErrorCode, FerroError, LocalTierOptions } from '../index';
 
 export { freePort, startRedis } from './setup/redis-server';
 export type { RedisServer } from './setup/redis-server';
@@ -369,4 +369,52 @@ function rawBytes(reply: unknown): Buffer {
     return Buffer.concat(parts);
   }
   return Buffer.from(String(reply), 'utf8');
+}
+
+/** What `conformanceScope` gives a spec: see there. */
+export interface ConformanceScope {
+  /** A client of the backend under this test's keyPrefix (relaxed timeouts; L1 as `l1Tier`), closed after the test. */
+  open(options?: Omit<ClientOptions, 'url' | 'keyPrefix'>): Promise<Client>;
+  /** A key as stored (this test's keyPrefix in front). */
+  full(key: string): string;
+  /** The file's inspector (set in beforeAll). */
+  inspect(): Inspector;
+}
+
+/**
+ * The hooks every conformance spec repeats, registered once: a fresh keyPrefix per test, its
+ * clients closed after it, one inspector for the file, its data let go at the end. Call inside
+ * `describe.each(backends)`.
+ */
+export function conformanceScope(backend: TestBackend, name: string): ConformanceScope {
+  const clients: Client[] = [];
+  let prefix = '';
+  let inspect: Inspector | undefined;
+  beforeAll(async () => {
+    inspect = await inspector(backend);
+  });
+  beforeEach(() => {
+    prefix = uniquePrefix(name);
+  });
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+  });
+  afterAll(async () => {
+    await inspect?.close();
+  });
+  return {
+    async open(options = {}) {
+      // Loaded lazily, as in expectFerroError.
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      const { createClient } = require('../index') as typeof import('../index');
+      const c = await createClient({ url: backend.url, keyPrefix: prefix, ...relaxed, ...options, local: l1Tier(backend, options.local) });
+      clients.push(c);
+      return c;
+    },
+    full: (key) => prefix + key,
+    inspect() {
+      if (inspect === undefined) throw new Error('conformanceScope: the inspector is set in beforeAll');
+      return inspect;
+    },
+  };
 }

@@ -50,6 +50,11 @@ class ProfileService {
   @CacheEvict({ tags: (id: string) => [`user:${id}`] })
   async forget(_id: string): Promise<void> {}
 
+  @Cacheable({ key: (i: number) => `jittered:${i}`, ttl: 100, jitter: 0.5 })
+  async jittered(i: number): Promise<number> {
+    return i;
+  }
+
   @CachePut({ key: profileKey, ttl: 60 })
   async put(id: string, load: number): Promise<{ id: string; load: number }> {
     return { id, load };
@@ -177,6 +182,18 @@ describe.each(BACKENDS)('ferrocache/nestjs on $name', (backend) => {
     expect(concurrent.every((p) => p.load === 2)).toBe(true);
     expect(profiles.loads).toBe(2);
     expect(await client.cache.get('profile:1')).toEqual({ id: '1', load: 1 });
+  });
+
+  it('@Cacheable passes jitter on: entries written together get TTLs spread within it', async () => {
+    const ids = Array.from({ length: 50 }, (_, i) => i);
+    expect(await Promise.all(ids.map((i) => profiles.jittered(i)))).toEqual(ids);
+    await client.cache.drained();
+    const ttls = await Promise.all(ids.map((i) => client.ttl(`jittered:${i}`)));
+    for (const t of ttls) {
+      expect(t).toBeGreaterThanOrEqual(40);
+      expect(t).toBeLessThanOrEqual(150);
+    }
+    expect(new Set(ttls).size).toBeGreaterThan(1);
   });
 
   it('@CacheEvict by keys, pattern and tags: the next call re-loads', async () => {
@@ -309,6 +326,8 @@ describe('ferrocache/nestjs misconfiguration fails loudly', () => {
       () => Cacheable({} as never),
       () => Cacheable({ key: '' }),
       () => Cacheable({ key: 'k', ttl: 0 }),
+      () => Cacheable({ key: 'k', jitter: 1 }),
+      () => CachePut({ key: 'k', jitter: -0.1 }),
       () => CacheEvict({}),
       () => CachePut({ ttl: 5 } as never),
       () => RateLimit({ limit: 0, window: 60 }),

@@ -9,7 +9,7 @@
 
 const { invalid } = require('./errors')
 const { constant } = require('./native')
-const { durationMs, checkKey, serialize, deserialize, byteLength, describe } = require('./values')
+const { durationMs, checkJitter, checkKey, serialize, deserialize, byteLength, describe } = require('./values')
 
 /** The events `cacheRecord` counts, as src/cache/mod.rs numbers them. */
 const EVENT = {
@@ -27,9 +27,21 @@ const TOUCH_SAMPLE = 16
 const TOUCH_BATCH = 64
 const now = () => performance.now()
 
+/**
+ * The `cache` option of createClient: defaults of every getOrSet / set, checked before the client
+ * connects. Returns them with their defaults filled in.
+ */
+function cacheDefaults(cache) {
+  if (cache === undefined) return { jitter: 0 }
+  if (cache === null || typeof cache !== 'object' || Array.isArray(cache)) throw invalid(`cache must be an object, got ${describe(cache)}`)
+  return { jitter: cache.jitter === undefined ? 0 : checkJitter('cache.jitter', cache.jitter) }
+}
+
 class Cache {
-  constructor(client) {
+  /** `defaults`: what cacheDefaults() returned for the client's `cache` option. */
+  constructor(client, defaults = cacheDefaults(undefined)) {
     this._client = client
+    this._jitter = defaults.jitter
     this._native = client._native
     this._useLocal = this._native.localEnabled()
     this._defaultTtlMs = this._native.defaultTtlMs()
@@ -42,6 +54,8 @@ class Cache {
     this._reported = 0
     /** key -> promise of the loader run in progress (single-flight). */
     this._inflight = new Map()
+    /** Background writes of misses not yet ended (close() waits for them). */
+    this._writing = new Set()
     /**
      * The own-write fence (`evict`): this client's writes, numbered; key -> how many reads or
      * writes of it whose value may enter the L1 are in flight; key -> number of the latest write
@@ -83,31 +97,59 @@ class Cache {
     // Another caller of this process is already loading this key: share its result.
     let p = this._inflight.get(key)
     if (p === undefined) {
-      p = this._fill(key, loader, o)
+      const flight = { write: undefined }
+      p = this._fill(key, loader, o, flight)
       this._inflight.set(key, p)
       const done = () => {
         if (this._inflight.get(key) === p) this._inflight.delete(key)
       }
-      p.then(done, done)
+      // The key stays in flight until its background write has ended: a caller arriving meanwhile
+      // that L1 cannot serve (local: false, an entry L1 refused) shares the value instead of
+      // running the loader again while Redis may not have it yet.
+      p.then(() => (flight.write === undefined ? done() : flight.write.then(done)), done)
     }
     return p
   }
 
-  async _fill(key, loader, o) {
+  /**
+   * Redis, then the loader. Write-behind: the value is returned as soon as the loader has it;
+   * the write (L1 at once, then SET and tags) goes on in the background as `flight.write`, which
+   * never rejects (see `_behind`).
+   */
+  async _fill(key, loader, o, flight) {
     const remote = await this._remote(key, o)
     if (remote.hit) return remote.value
     this._native.cacheRecord(EVENT.LOAD)
     const value = await loader()
     if (value === undefined) throw invalid(`the loader of ${JSON.stringify(key)} returned undefined (return null to cache an empty value)`)
     const payload = serialize(value)
-    // Redis failed on the read: serve the loader's value without writing.
-    if (remote.failed) return value
-    try {
-      await this._write(key, payload, value, o)
-    } catch {
-      this._native.cacheRecord(EVENT.ERROR)
-    }
+    // Redis failed on the read, or close() has begun: serve the loader's value without writing.
+    if (!remote.failed && !this._client._closed) flight.write = this._behind(this._write(key, payload, value, o, remote.since))
     return value
+  }
+
+  /**
+   * Tracks a background write until it ends. Its commands left in `_write`'s first tick, so they
+   * are requests of the transport (each settles within the command timeout); its failure is
+   * counted in stats().errors and emitted as 'error', never left as an unhandled rejection.
+   */
+  _behind(write) {
+    const w = write.then(undefined, (err) => {
+      this._native.cacheRecord(EVENT.ERROR)
+      this._client._emitError(err)
+    })
+    this._writing.add(w)
+    w.then(() => this._writing.delete(w))
+    return w
+  }
+
+  /**
+   * Resolves when the background writes begun so far have ended (stored, or their failure
+   * reported); never rejects. close() waits for this before the native client goes:
+   * `transport.idle()` alone covers the commands, not what a write does after its replies.
+   */
+  drained() {
+    return this._writing.size === 0 ? Promise.resolve() : Promise.all(this._writing)
   }
 
   /** Redis read of a key (value and remaining TTL in one round trip), filling L1 on a hit. */
@@ -122,7 +164,7 @@ class Cache {
       const [raw, pttl] = await Promise.all([t.command(['GET', full]), t.command(['PTTL', full])])
       if (raw === null) {
         this._native.cacheRecord(EVENT.MISS)
-        return { hit: false, failed: false }
+        return { hit: false, failed: false, since }
       }
       this._native.cacheRecord(EVENT.REMOTE_HIT)
       const value = deserialize(raw)
@@ -152,12 +194,25 @@ class Cache {
     }
   }
 
-  async _write(key, payload, value, o) {
+  /**
+   * SET (and tags), then L1. `readSince` is given for a miss's background write (write-behind):
+   * the localEpoch() read before its GET left. L1 then takes the value as the write leaves, so a
+   * caller of the key hits it at once, unless the key changed elsewhere or L1 was flushed (a lost
+   * connection) since that read. This client's later reads of the key are sent after the write,
+   * so they see it; a write from elsewhere evicts the copy when its invalidation arrives; a failed
+   * write evicts it again. `cache.set` stores after the reply: it waits anyway, and its L1 never
+   * serves what it failed to write.
+   */
+  async _write(key, payload, value, o, readSince) {
+    const behind = readSince !== undefined
     this.evict([key])
     const c = this._client
     const full = c._prefix + key
-    const ttl = String(o.ttlMs)
-    const since = this._native.localEpoch()
+    // Jitter: each entry's own TTL, uniform in ttl ± jitter × ttl, so keys written together
+    // expire apart.
+    const ttlMs = o.jitter === 0 ? o.ttlMs : Math.max(1, Math.round(o.ttlMs * (1 + o.jitter * (2 * Math.random() - 1))))
+    const ttl = String(ttlMs)
+    const since = behind ? readSince : this._native.localEpoch()
     const sinceWrites = this._writes
     const writes = [c._cmd(['SET', full, payload, 'PX', ttl])]
     // Tag sets (read by src/invalidate.rs): PEXPIRE NX gives a new set its first TTL, GT
@@ -166,10 +221,16 @@ class Cache {
       const set = c._prefix + 'tag:' + tag
       writes.push(c._cmd(['SADD', set, full]), c._cmd(['PEXPIRE', set, ttl, 'NX']), c._cmd(['PEXPIRE', set, ttl, 'GT']))
     }
+    const store = () => o.local && this._localStore(key, value, byteLength(payload), Math.min(ttlMs, o.localTtlMs), o.tags, since, sinceWrites)
+    if (behind) store()
+    // In flight until stored: a write of this key meanwhile must fence this store (see `evict`).
     this._begin(key)
     try {
       await (writes.length === 1 ? writes[0] : Promise.all(writes))
-      if (o.local) this._localStore(key, value, byteLength(payload), Math.min(o.ttlMs, o.localTtlMs), o.tags, since, sinceWrites)
+      if (!behind) store()
+    } catch (err) {
+      if (behind) this.evict([key])
+      throw err
     } finally {
       this._end(key)
     }
@@ -313,7 +374,7 @@ class Cache {
 
   _options(opts) {
     if (opts === undefined || opts === null) {
-      return this._defaults || (this._defaults = { ttlMs: this._defaultTtlMs, localTtlMs: Infinity, tags: [], local: this._useLocal })
+      return this._defaults || (this._defaults = { ttlMs: this._defaultTtlMs, localTtlMs: Infinity, tags: [], local: this._useLocal, jitter: this._jitter })
     }
     if (typeof opts !== 'object') throw invalid(`options must be an object, got ${describe(opts)}`)
     const ttlMs = opts.ttl === undefined ? this._defaultTtlMs : durationMs('ttl', opts.ttl)
@@ -322,6 +383,7 @@ class Cache {
       localTtlMs: opts.localTtl === undefined ? Infinity : durationMs('localTtl', opts.localTtl),
       tags: opts.tags === undefined ? [] : checkTags(opts.tags),
       local: this._useLocal && opts.local !== false,
+      jitter: opts.jitter === undefined ? this._jitter : checkJitter('jitter', opts.jitter),
     }
   }
 }
@@ -332,4 +394,4 @@ function checkTags(tags) {
   return tags
 }
 
-module.exports = { Cache }
+module.exports = { Cache, cacheDefaults }

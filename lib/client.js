@@ -6,7 +6,7 @@ const { EventEmitter } = require('node:events')
 const { NativeClient } = require('./native')
 const { FerroError, invalid, fromNative } = require('./errors')
 const { Transport, TEXT, BYTES } = require('./transport')
-const { Cache } = require('./cache')
+const { Cache, cacheDefaults } = require('./cache')
 const { RateLimiter } = require('./ratelimit')
 const { TokenBlacklist } = require('./blacklist')
 const { Drafts } = require('./drafts')
@@ -27,6 +27,7 @@ class Client extends EventEmitter {
   constructor(options) {
     super()
     const native = toNative(options)
+    const defaults = cacheDefaults(options !== null && typeof options === 'object' ? options.cache : undefined)
     this._prefix = native.keyPrefix || ''
     this._closed = false
     /** Aborted when close() starts: a blocking wait (a queue pop) ends then instead of holding close() up. */
@@ -39,16 +40,14 @@ class Client extends EventEmitter {
       throw fromNative(err)
     }
     this._transport.native = this._native
-    this.cache = new Cache(this)
+    this.cache = new Cache(this, defaults)
     /** Script name -> SHA1, asked of Rust once. */
     this._shas = new Map()
   }
 
   _event(name, payload) {
     if (name === 'error') {
-      // An 'error' event without a listener would throw: connection trouble is
-      // reported by the failing calls themselves, and by this event when listened to.
-      if (this.listenerCount('error') > 0) this._emitSafely('error', new FerroError(payload[0], payload[1]))
+      this._emitError(new FerroError(payload[0], payload[1]))
     } else if (name === 'reconnecting') {
       this._emitSafely('reconnecting', { attempt: payload[0], delayMs: payload[1] })
     } else if (name === 'ready') {
@@ -59,6 +58,15 @@ class Client extends EventEmitter {
       // Another client changed keys this L1 held (src/cache/coherence.rs): internal, not emitted.
       this.cache._syncRemoved()
     }
+  }
+
+  /**
+   * An error no call is waiting for (connection trouble, a failed background write). An 'error'
+   * event without a listener would throw: such trouble is then reported by the failing calls
+   * themselves and by the counters, and by this event when listened to.
+   */
+  _emitError(err) {
+    if (this.listenerCount('error') > 0) this._emitSafely('error', err)
   }
 
   /**
@@ -328,11 +336,15 @@ class Client extends EventEmitter {
     return this._native.metrics()
   }
 
-  /** Waits for in-flight requests, then ends every task, socket and timer of the client. */
+  /**
+   * Waits for in-flight requests and the cache's background writes (each bounded by the command
+   * timeout), then ends every task, socket and timer of the client.
+   */
   async close() {
     if (this._closed) return
     this._closed = true
     this._closing.abort()
+    await this.cache.drained()
     await this._transport.idle()
     this._native.close()
     this._transport.close()

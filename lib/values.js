@@ -24,6 +24,12 @@ function durationMs(name, d) {
   return Math.ceil(ms)
 }
 
+/** A TTL jitter: the fraction of a TTL an entry's own TTL may differ by, in [0, 1). */
+function checkJitter(name, j) {
+  if (typeof j !== 'number' || !(j >= 0 && j < 1)) throw invalid(`${name} must be a number in [0, 1), got ${describe(j)}`)
+  return j
+}
+
 function checkKey(key, name = 'key') {
   if (typeof key !== 'string' || key.length === 0) {
     throw invalid(`${name} must be a non-empty string, got ${describe(key)}`)
@@ -79,4 +85,4 @@ function describe(v) {
   return Array.isArray(v) ? 'an array' : 'an object'
 }
 
-module.exports = { durationMs, checkKey, checkKeys, checkInteger, serialize, deserialize, byteLength, describe }
+module.exports = { durationMs, checkJitter, checkKey, checkKeys, checkInteger, serialize, deserialize, byteLength, describe }

@@ -51,6 +51,7 @@ export async function app(): Promise<void> {
     connectTimeoutMs: 2000,
     commandTimeoutMs: 1000,
     failFast: false,
+    cache: { jitter: 0.1 },
   };
   const noLocal: ClientOptions = { local: false };
   const client: Client = await createClient(options);
@@ -91,7 +92,7 @@ export async function app(): Promise<void> {
 
   // cache
   const cache: Cache = client.cache;
-  const cacheOpts: CacheOptions = { ttl: TTL.LONG, localTtl: '10s', tags: ['menu'], local: true };
+  const cacheOpts: CacheOptions = { ttl: TTL.LONG, localTtl: '10s', tags: ['menu'], local: true, jitter: 0.05 };
   const menu: MenuItem[] = await cache.getOrSet('menu:full', () => db.menu(), cacheOpts);
   const syncValue: number = await cache.getOrSet('answer', () => 42);
   const maybeMenu: MenuItem[] | null = await cache.get<MenuItem[]>('menu:full');
@@ -218,6 +219,8 @@ export async function helpers(client: Client): Promise<void> {
 
 /** What the types must refuse. */
 export async function refused(client: Client): Promise<void> {
+  // @ts-expect-error a jitter is a number
+  await client.cache.set('k', 1, { jitter: '10%' });
   // @ts-expect-error a ttl is a number or a string
   await client.set('k', 1, { ttl: true });
   // @ts-expect-error keys are strings

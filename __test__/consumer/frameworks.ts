@@ -40,7 +40,7 @@ export async function expressApp(): Promise<express.Express> {
   const app = express();
   app.set('trust proxy', 1);
 
-  const cacheOpts: CacheResponseOptions = { ttl: '5m', key: 'menu:full', tags: ['menu'], vary: ['Accept-Language'] };
+  const cacheOpts: CacheResponseOptions = { ttl: '5m', key: 'menu:full', tags: ['menu'], vary: ['Accept-Language'], jitter: 0.1 };
   app.get('/api/menu', cacheResponse(redis, cacheOpts), (_req, res) => {
     res.json({ dishes: [] });
   });
@@ -88,9 +88,9 @@ interface Profile {
 }
 
 const profileKey: FromArgs<string> = (id: string) => key('profile', id);
-const cacheable: CacheableOptions = { key: profileKey, ttl: '10m', tags: (id: string) => [`user:${id}`] };
+const cacheable: CacheableOptions = { key: profileKey, ttl: '10m', tags: (id: string) => [`user:${id}`], jitter: 0.1 };
 const evict: CacheEvictOptions = { keys: (id: string) => [key('profile', id)], pattern: 'profiles:*', tags: ['profiles'] };
-const put: CachePutOptions = { key: profileKey, ttl: 60 };
+const put: CachePutOptions = { key: profileKey, ttl: 60, jitter: 0.1 };
 
 @Injectable()
 export class ProfileService {

@@ -7,7 +7,7 @@
 
 const { invalid } = require('../errors')
 const { key: buildKey } = require('../../index')
-const { checkKey, durationMs, describe } = require('../values')
+const { checkKey, checkJitter, durationMs, describe } = require('../values')
 
 /** Response Cache-Control directives that forbid a shared cache to store it. */
 const UNCACHEABLE = /(?:^|,)\s*(?:no-store|private)\b/i
@@ -17,8 +17,9 @@ function cacheResponse(client, opts) {
     throw invalid(`client must be a ferrocache Client, got ${describe(client)}`)
   }
   if (opts === null || typeof opts !== 'object') throw invalid(`cacheResponse options must be an object with a ttl, got ${describe(opts)}`)
-  const { ttl, key, tags, vary = [] } = opts
+  const { ttl, key, tags, jitter, vary = [] } = opts
   durationMs('ttl', ttl)
+  if (jitter !== undefined) checkJitter('jitter', jitter)
   if (key !== undefined && typeof key !== 'function') checkKey(key)
   if (tags !== undefined && typeof tags !== 'function' && !Array.isArray(tags)) {
     throw invalid(`tags must be an array of strings or a function of the request, got ${describe(tags)}`)
@@ -61,7 +62,7 @@ function cacheResponse(client, opts) {
     if (isEntry(hit)) return replay(res, hit)
     res.setHeader('X-Cache', 'MISS')
     // A failed write only means the next request is a miss too.
-    capture(res, (entry) => client.cache.set(k, entry, { ttl, tags: t }).catch(() => undefined))
+    capture(res, (entry) => client.cache.set(k, entry, { ttl, tags: t, jitter }).catch(() => undefined))
     next()
   }
 }

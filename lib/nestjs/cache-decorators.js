@@ -9,7 +9,7 @@
 const { Inject } = require('@nestjs/common')
 const { PROPERTY_DEPS_METADATA } = require('@nestjs/common/constants')
 const { FerroError, invalid } = require('../errors')
-const { checkKey, durationMs, describe } = require('../values')
+const { checkKey, checkJitter, durationMs, describe } = require('../values')
 const { FERRO_CLIENT } = require('./module')
 
 /** The instance property Nest fills with the client. */
@@ -17,7 +17,7 @@ const CLIENT = Symbol('ferrocache client')
 /** Errors of an eviction or a write after the method succeeded that leave the method's result standing. */
 const UNAVAILABLE = new Set(['ERR_UNAVAILABLE', 'ERR_TIMEOUT'])
 
-/** `@Cacheable({ key, ttl, tags })`: `cache.getOrSet(key(...args), () => method(...args), { ttl, tags })`. */
+/** `@Cacheable({ key, ttl, tags, jitter })`: `cache.getOrSet(key(...args), () => method(...args), { ttl, tags, jitter })`. */
 function Cacheable(opts) {
   const o = options('Cacheable', opts, ['key'])
   return decorate('Cacheable', (site, method) =>
@@ -29,7 +29,7 @@ function Cacheable(opts) {
   )
 }
 
-/** `@CachePut({ key, ttl, tags })`: runs the method, then stores its result under `key(...args)`. */
+/** `@CachePut({ key, ttl, tags, jitter })`: runs the method, then stores its result under `key(...args)`. */
 function CachePut(opts) {
   const o = options('CachePut', opts, ['key'])
   return decorate('CachePut', (site, method) =>
@@ -84,6 +84,7 @@ function options(name, opts, required) {
     }
   }
   if (opts.ttl !== undefined) durationMs(`@${name} ttl`, opts.ttl)
+  if (opts.jitter !== undefined) checkJitter(`@${name} jitter`, opts.jitter)
   return opts
 }
 
@@ -143,6 +144,7 @@ function listOf(site, what, spec, args) {
 function cacheOptions(site, o, args) {
   const opts = {}
   if (o.ttl !== undefined) opts.ttl = o.ttl
+  if (o.jitter !== undefined) opts.jitter = o.jitter
   if (o.tags !== undefined) opts.tags = listOf(site, 'tags', o.tags, args)
   return opts
 }
