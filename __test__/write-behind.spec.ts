@@ -5,10 +5,36 @@
  */
 import { createClient } from '../index';
 import type { ClientOptions, FerroError } from '../index';
-import { backends, clusterNodeUrls, conformanceScope, deferred, expectFerroError, expectRejectsWith, redisCli, relaxed } from './helpers';
+import { clusterNodeUrls, conformanceScope, deferred, expectFerroError, expectRejectsWith, redisCli, relaxed, startRedis, testClusterUrl } from './helpers';
+import type { RedisServer, TestBackend } from './helpers';
+import { startCluster } from './setup/redis-cluster';
+import type { RedisCluster } from './setup/redis-cluster';
 
-describe.each(backends)('$name', (backend) => {
-  const { url } = backend;
+/**
+ * Servers of this file alone: its tests hold up every write of a server (CLIENT PAUSE WRITE),
+ * which would stall the other test files sharing the run's Redis and Cluster.
+ */
+let ownRedis: RedisServer | undefined;
+let ownCluster: RedisCluster | undefined;
+beforeAll(async () => {
+  ownRedis = await startRedis();
+  if (testClusterUrl() !== undefined) ownCluster = await startCluster();
+}, 90_000);
+afterAll(async () => {
+  await Promise.all([ownRedis?.stop(), ownCluster?.stop()]);
+});
+
+const own = <T extends { url: string }>(server: T | undefined): string => {
+  if (server === undefined) throw new Error('write-behind.spec: its servers start in beforeAll');
+  return server.url;
+};
+const BACKENDS: TestBackend[] = [
+  { name: 'redis', get url() { return own(ownRedis); } },
+  { name: 'memory', url: `memory://wb-${process.pid}` },
+  ...(testClusterUrl() === undefined ? [] : [{ name: 'cluster' as const, get url() { return own(ownCluster); } }]),
+];
+
+describe.each(BACKENDS)('$name', (backend) => {
   const { open, full, inspect } = conformanceScope(backend, 'wb');
   const stored = async (k: string): Promise<unknown> => {
     const raw = await inspect().cli('GET', full(k));
@@ -18,10 +44,10 @@ describe.each(backends)('$name', (backend) => {
   /**
    * Holds up every write of the server(s) (CLIENT PAUSE WRITE; on Cluster every master, so the
    * key's own too) until the returned function is called. Reads go on meanwhile. The pause's own
-   * length is only a bound in case the test dies: other test files share these servers.
+   * length is only a bound in case the test dies.
    */
   async function pauseWrites(): Promise<() => Promise<void>> {
-    const nodes = backend.name === 'cluster' ? clusterNodeUrls(url) : [url];
+    const nodes = backend.name === 'cluster' ? clusterNodeUrls(backend.url) : [backend.url];
     await Promise.all(nodes.map((n) => redisCli(n, 'CLIENT', 'PAUSE', '5000', 'WRITE')));
     return async () => {
       await Promise.all(nodes.map((n) => redisCli(n, 'CLIENT', 'UNPAUSE')));
@@ -183,7 +209,7 @@ describe.each(backends)('$name', (backend) => {
     });
 
     test.each([{ jitter: 1 }, { jitter: '0.1' }, 'fast', null])('createClient({ cache: %p }) is ERR_INVALID_ARGUMENT', async (cache) => {
-      await expectRejectsWith(() => createClient({ url, keyPrefix: full(''), ...relaxed, cache: cache as ClientOptions['cache'] }), 'ERR_INVALID_ARGUMENT');
+      await expectRejectsWith(() => createClient({ url: backend.url, keyPrefix: full(''), ...relaxed, cache: cache as ClientOptions['cache'] }), 'ERR_INVALID_ARGUMENT');
     });
   });
 });
