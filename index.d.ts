@@ -11,11 +11,21 @@ export type ErrorCode =
   | 'ERR_SERIALIZE'
   | 'ERR_CLOSED'
   | 'ERR_DRAFT_CONFLICT'
+  /** A `cache.getOrSet` loader overran its `hardTimeout` with no stale value to serve. */
+  | 'ERR_LOADER_TIMEOUT'
+  /**
+   * Emitted as `'error'` only: a `cache.getOrSet` loader failed after its callers were answered
+   * (a stale value was served, or a timeout fired) and no `onLoaderError` took it; `cause` is the
+   * loader's error.
+   */
+  | 'ERR_LOADER_FAILED'
 
 /** Every rejection of this library is a FerroError; branch on `code`, not on the message. */
 export declare class FerroError extends Error {
   readonly name: 'FerroError'
   readonly code: ErrorCode
+  /** The error it reports, when it wraps one (`ERR_LOADER_FAILED`: the loader's error). */
+  cause?: unknown
   constructor(code: ErrorCode, message: string)
 }
 
@@ -102,6 +112,16 @@ export interface ClientOptions {
 export interface CacheDefaults {
   /** Default 0 (every entry gets exactly its `ttl`). */
   jitter?: number
+  /** Default 0: off. */
+  grace?: Duration
+  /** Default '10s'. */
+  graceBackoff?: Duration
+  /** Default: none. */
+  timeout?: Duration
+  /** Default: none. */
+  hardTimeout?: Duration
+  /** Default: none (background loader errors are emitted as `'error'`). */
+  onLoaderError?: (err: unknown, key: string) => void
 }
 
 export interface SetOptions {
@@ -128,6 +148,39 @@ export interface CacheOptions {
    * client's `cache.jitter`, else 0.
    */
   jitter?: number
+  /**
+   * Grace (0 = off, the default): the entry lives `ttl + grace` in Redis and in L1 and is stale
+   * for its last `grace`. A stale entry is not served as is: getOrSet calls the loader and serves
+   * the stale value when the loader throws or overruns `timeout`, or when Redis is unreachable
+   * (counted in `stats().staleServed`). Every reader of a key should use the same `grace`.
+   * `delete`, `invalidate` and `invalidateTags` remove entries outright: a deleted value is never
+   * served. README: "Grace, stale-while-revalidate and loader timeouts".
+   */
+  grace?: Duration
+  /**
+   * When a stale value is served because the loader failed (or Redis is unreachable), the entry
+   * is fresh again for this long (in L1 and in Redis), so a failing loader is not called on every
+   * request. Default '10s'.
+   */
+  graceBackoff?: Duration
+  /**
+   * Soft timeout (stale-while-revalidate): with a stale value at hand, a loader taking longer
+   * (0 = at once) lets the caller have the stale value while it finishes in the background,
+   * refreshing the entry. Must not exceed `hardTimeout`. Default: none (wait for the loader).
+   */
+  timeout?: Duration
+  /**
+   * With no stale value, a loader taking longer rejects its callers with `ERR_LOADER_TIMEOUT`; it
+   * goes on and fills the cache when it ends. Default: none.
+   */
+  hardTimeout?: Duration
+  /**
+   * Receives the loader errors no caller gets (a stale value was served, or the callers were
+   * answered by a timeout); they also count in `stats().errors`. Default: the client's `'error'`
+   * event, as a FerroError `ERR_LOADER_FAILED` whose `cause` is the loader's error (so is an
+   * exception `onLoaderError` throws). Never an unhandled rejection.
+   */
+  onLoaderError?: (err: unknown, key: string) => void
 }
 
 export interface LocalStats {
@@ -143,6 +196,8 @@ export interface CacheStats {
   remoteHits: number
   loads: number
   errors: number
+  /** Stale values served by getOrSet within their grace (the loader failed or overran, or Redis was unreachable). */
+  staleServed: number
   /** hits / (hits + misses), 0 when nothing was read. */
   hitRate: number
   local: LocalStats

@@ -33,6 +33,16 @@ export interface CacheableOptions {
   tags?: FromArgs<string[]>
   /** TTL jitter, as `CacheOptions.jitter`. */
   jitter?: number
+  /** As `CacheOptions.grace`: a stale result is served when the method throws or overruns `timeout`. */
+  grace?: Duration
+  /** As `CacheOptions.graceBackoff`. */
+  graceBackoff?: Duration
+  /** As `CacheOptions.timeout` (stale-while-revalidate). */
+  timeout?: Duration
+  /** As `CacheOptions.hardTimeout` (ERR_LOADER_TIMEOUT). */
+  hardTimeout?: Duration
+  /** As `CacheOptions.onLoaderError`: the method's errors no caller receives. */
+  onLoaderError?: (err: unknown, key: string) => void
 }
 
 /**
@@ -48,6 +58,8 @@ export interface CachePutOptions {
   tags?: FromArgs<string[]>
   /** TTL jitter, as `CacheOptions.jitter`. */
   jitter?: number
+  /** As `CacheOptions.grace`: the entry lives `ttl + grace`, stale for its last `grace`. */
+  grace?: Duration
 }
 
 /** Runs the method, then stores its result under `key`. */

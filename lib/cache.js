@@ -7,9 +7,9 @@
 // journals, and reports hits in batches. So a hit is a Map lookup and a clock
 // read: no native call, no parse.
 
-const { invalid } = require('./errors')
+const { FerroError, invalid } = require('./errors')
 const { constant } = require('./native')
-const { durationMs, checkJitter, checkKey, serialize, deserialize, byteLength, describe } = require('./values')
+const { durationMs, cachePolicy, CACHE_POLICY_DEFAULTS, checkKey, serialize, deserialize, byteLength, describe } = require('./values')
 
 /** The events `cacheRecord` counts, as src/cache/mod.rs numbers them. */
 const EVENT = {
@@ -18,6 +18,8 @@ const EVENT = {
   LOAD: constant('CACHE_LOAD'),
   ERROR: constant('CACHE_ERROR'),
 }
+/** What a loader race ends with when its time limit came first. */
+const OVERRUN = Symbol('overrun')
 /**
  * One hit in TOUCH_SAMPLE refreshes its entry's LRU recency in Rust (an approximated LRU, as
  * Redis' own): handing every hit's key across cost more than the hit itself. Sampled keys cross in
@@ -32,20 +34,23 @@ const now = () => performance.now()
  * connects. Returns them with their defaults filled in.
  */
 function cacheDefaults(cache) {
-  if (cache === undefined) return { jitter: 0 }
+  if (cache === undefined) return CACHE_POLICY_DEFAULTS
   if (cache === null || typeof cache !== 'object' || Array.isArray(cache)) throw invalid(`cache must be an object, got ${describe(cache)}`)
-  return { jitter: cache.jitter === undefined ? 0 : checkJitter('cache.jitter', cache.jitter) }
+  return cachePolicy(cache, CACHE_POLICY_DEFAULTS, 'cache.')
 }
 
 class Cache {
   /** `defaults`: what cacheDefaults() returned for the client's `cache` option. */
   constructor(client, defaults = cacheDefaults(undefined)) {
     this._client = client
-    this._jitter = defaults.jitter
+    this._policy = defaults
     this._native = client._native
     this._useLocal = this._native.localEnabled()
     this._defaultTtlMs = this._native.defaultTtlMs()
-    /** key -> { value, exp } for entries Rust holds in L1 (exp: performance.now() deadline). */
+    /**
+     * key -> { value, exp, fresh, bytes } for entries Rust holds in L1 (performance.now()
+     * deadlines: `exp` when Rust lets go of it, `fresh` when it turns stale; equal without grace).
+     */
     this._local = new Map()
     /** Sampled keys of the hits served since the last report to Rust. */
     this._touched = []
@@ -66,6 +71,8 @@ class Cache {
     this._writeFloor = 0
     this._pending = new Map()
     this._written = new Map()
+    /** Stale values served (grace), for stats().staleServed. Kept here: only this side serves them. */
+    this._staleServed = 0
   }
 
   getOrSet(key, loader, opts) {
@@ -73,7 +80,7 @@ class Cache {
     // costs a Map lookup, a clock read and a promise resolved once per entry.
     if (opts === undefined && this._useLocal && typeof loader === 'function' && !this._client._closed) {
       const e = this._local.get(key)
-      if (e !== undefined && e.exp > performance.now()) {
+      if (e !== undefined && e.fresh > performance.now()) {
         this._hit(key)
         return e.p || (e.p = Promise.resolve(e.value))
       }
@@ -87,18 +94,24 @@ class Cache {
     } catch (err) {
       return Promise.reject(err)
     }
+    // A stale L1 entry (within its grace) is not served as is: it is the fallback of a load.
+    let stale
     if (o.local) {
       const e = this._local.get(key)
-      if (e !== undefined && e.exp > now()) {
-        this._hit(key)
-        return e.p || (e.p = Promise.resolve(e.value))
+      if (e !== undefined) {
+        const t = now()
+        if (e.fresh > t) {
+          this._hit(key)
+          return e.p || (e.p = Promise.resolve(e.value))
+        }
+        if (e.exp > t) stale = e
       }
     }
     // Another caller of this process is already loading this key: share its result.
     let p = this._inflight.get(key)
     if (p === undefined) {
       const flight = { write: undefined }
-      p = this._fill(key, loader, o, flight)
+      p = this._fill(key, loader, o, flight, stale)
       this._inflight.set(key, p)
       const done = () => {
         if (this._inflight.get(key) === p) this._inflight.delete(key)
@@ -115,17 +128,112 @@ class Cache {
    * Redis, then the loader. Write-behind: the value is returned as soon as the loader has it;
    * the write (L1 at once, then SET and tags) goes on in the background as `flight.write`, which
    * never rejects (see `_behind`).
+   *
+   * `local`: the L1 entry past its ttl but within its grace, if any; Redis may hold a stale value
+   * too. With one, the loader is raced against the soft `timeout` (else `hardTimeout`): when it
+   * overruns, the stale value is served and the loader refreshes the entry in the background;
+   * when it throws, or Redis is unreachable, the stale value is served and kept `graceBackoff`
+   * longer. Without one, a loader overrunning `hardTimeout` rejects its callers with
+   * ERR_LOADER_TIMEOUT and still fills the cache when it ends.
    */
-  async _fill(key, loader, o, flight) {
-    const remote = await this._remote(key, o)
-    if (remote.hit) return remote.value
-    this._native.cacheRecord(EVENT.LOAD)
+  async _fill(key, loader, o, flight, local) {
+    // Read before anything: a write or deletion of the key from here on refuses the stale value.
+    const sinceWrites = this._writes
+    this._begin(key)
+    try {
+      const remote = await this._remote(key, o)
+      if (remote.hit) return remote.value
+      let stale = this._staleUsable(key, sinceWrites, local) ? remote.stale || local : undefined
+      if (stale !== undefined && remote.failed) return this._serveStale(key, stale, o, remote, true)
+      this._native.cacheRecord(EVENT.LOAD)
+      const job = { write: undefined }
+      // Over a stale L1 copy the value is stored in L1 after its reply, as by `set`: evicting the
+      // copy is a change of the key since the read, which refuses a store at send.
+      const load = this._load(key, loader, o, remote, job, local === undefined ? remote.since : undefined)
+      const limitMs = stale === undefined || o.timeoutMs === undefined ? o.hardTimeoutMs : o.timeoutMs
+      if (limitMs === undefined && stale === undefined) {
+        const value = await load
+        flight.write = job.write
+        return value
+      }
+      const settled = load.then((value) => ({ value }), (err) => ({ failed: true, err }))
+      const r = limitMs === undefined ? await settled : await race(settled, limitMs)
+      // Whatever happened meanwhile (a deletion, a rewrite) may refuse the stale value.
+      if (!this._staleUsable(key, sinceWrites, local)) stale = undefined
+      if (r === OVERRUN) {
+        // The loader goes on: its value fills the cache, its failure is reported (never thrown).
+        flight.write = settled.then((late) => (late.failed ? this._loaderFailed(key, late.err, o) : job.write))
+        if (stale !== undefined) return this._serveStale(key, stale, o, remote, false)
+        throw new FerroError('ERR_LOADER_TIMEOUT', `the loader of ${JSON.stringify(key)} did not answer within ${limitMs} ms (it goes on and fills the cache when it ends)`)
+      }
+      if (!r.failed) {
+        flight.write = job.write
+        return r.value
+      }
+      if (stale === undefined) throw r.err
+      this._loaderFailed(key, r.err, o)
+      return this._serveStale(key, stale, o, remote, true)
+    } finally {
+      this._end(key)
+    }
+  }
+
+  /** The loader, then the background write of its value (as `job.write`; `readSince`: see `_write`). */
+  async _load(key, loader, o, remote, job, readSince) {
     const value = await loader()
     if (value === undefined) throw invalid(`the loader of ${JSON.stringify(key)} returned undefined (return null to cache an empty value)`)
     const payload = serialize(value)
     // Redis failed on the read, or close() has begun: serve the loader's value without writing.
-    if (!remote.failed && !this._client._closed) flight.write = this._behind(this._write(key, payload, value, o, remote.since))
+    if (!remote.failed && !this._client._closed) job.write = this._behind(this._write(key, payload, value, o, readSince))
     return value
+  }
+
+  /**
+   * A stale value read at `sinceWrites` (and the L1 entry `local`, if any) may still be served:
+   * this client has not written or deleted the key since, the L1 was not emptied, and Rust has not
+   * let go of the entry (an invalidation from elsewhere). A deleted value is never served.
+   */
+  _staleUsable(key, sinceWrites, local) {
+    if (sinceWrites < this._writeFloor || (this._written.get(key) || 0) > sinceWrites) return false
+    if (local === undefined) return true
+    this._syncRemoved()
+    return this._local.get(key) === local
+  }
+
+  /**
+   * Serves a stale value (counted in stats().staleServed). `backoff` (the loader failed, or Redis
+   * is unreachable): the entry is fresh again for `graceBackoff`, in L1 and in Redis (PEXPIRE GT:
+   * never shortens, and does nothing to a key deleted meanwhile), so the failing loader is not
+   * called on every request; it is stale for `grace` after that.
+   */
+  _serveStale(key, stale, o, remote, backoff) {
+    this._staleServed++
+    if (backoff) {
+      const lifeMs = o.graceBackoffMs + o.graceMs
+      if (o.local) this._localStore(key, stale.value, stale.bytes, lifeMs, [], this._native.localEpoch(), this._writes, o.graceBackoffMs)
+      const c = this._client
+      if (!remote.failed && !c._closed) this._behind(c._cmd(['PEXPIRE', c._prefix + key, String(lifeMs), 'GT']))
+    }
+    return stale.value
+  }
+
+  /**
+   * A loader failure no caller receives (a stale value was served instead, or its callers were
+   * answered by a timeout): counted in stats().errors, handed to `onLoaderError` as thrown, else
+   * emitted as 'error' (a FerroError ERR_LOADER_FAILED, the loader's error as its `cause`, as
+   * 'error' listeners get FerroErrors only). Never thrown: a throwing `onLoaderError` is emitted
+   * the same way.
+   */
+  _loaderFailed(key, err, o) {
+    this._native.cacheRecord(EVENT.ERROR)
+    try {
+      if (o.onLoaderError === undefined) throw err
+      o.onLoaderError(err, key)
+    } catch (thrown) {
+      const e = new FerroError('ERR_LOADER_FAILED', `the loader of ${JSON.stringify(key)} failed in the background: ${thrown?.message ?? thrown}`)
+      e.cause = thrown
+      this._client._emitError(e)
+    }
   }
 
   /**
@@ -166,10 +274,19 @@ class Cache {
         this._native.cacheRecord(EVENT.MISS)
         return { hit: false, failed: false, since }
       }
-      this._native.cacheRecord(EVENT.REMOTE_HIT)
       const value = deserialize(raw)
+      // Grace: an entry is stale for the last `grace` of its life (written with PX ttl + grace),
+      // which every process reads alike from its PTTL.
+      if (o.graceMs > 0 && pttl >= 0 && pttl <= o.graceMs) {
+        this._native.cacheRecord(EVENT.MISS)
+        return { hit: false, failed: false, since, stale: { value, bytes: byteLength(raw) } }
+      }
+      this._native.cacheRecord(EVENT.REMOTE_HIT)
       // PTTL -1: no Redis expiry, the L1 ttl alone bounds the copy; -2: deleted meanwhile.
-      if (o.local && pttl !== -2) this._localStore(key, value, byteLength(raw), pttl > 0 ? Math.min(pttl, o.localTtlMs) : o.localTtlMs, [], since, sinceWrites)
+      if (o.local && pttl !== -2) {
+        const lifeMs = pttl > 0 ? Math.min(pttl, o.localTtlMs) : o.localTtlMs
+        this._localStore(key, value, byteLength(raw), lifeMs, [], since, sinceWrites, pttl > 0 ? Math.min(pttl - o.graceMs, o.localTtlMs) : o.localTtlMs)
+      }
       return { hit: true, value }
     } catch {
       this._native.cacheRecord(EVENT.ERROR)
@@ -209,9 +326,9 @@ class Cache {
     const c = this._client
     const full = c._prefix + key
     // Jitter: each entry's own TTL, uniform in ttl ± jitter × ttl, so keys written together
-    // expire apart.
+    // expire apart. Grace: the entry lives `grace` longer, stale.
     const ttlMs = o.jitter === 0 ? o.ttlMs : Math.max(1, Math.round(o.ttlMs * (1 + o.jitter * (2 * Math.random() - 1))))
-    const ttl = String(ttlMs)
+    const ttl = String(ttlMs + o.graceMs)
     const since = behind ? readSince : this._native.localEpoch()
     const sinceWrites = this._writes
     const writes = [c._cmd(['SET', full, payload, 'PX', ttl])]
@@ -221,7 +338,7 @@ class Cache {
       const set = c._prefix + 'tag:' + tag
       writes.push(c._cmd(['SADD', set, full]), c._cmd(['PEXPIRE', set, ttl, 'NX']), c._cmd(['PEXPIRE', set, ttl, 'GT']))
     }
-    const store = () => o.local && this._localStore(key, value, byteLength(payload), Math.min(ttlMs, o.localTtlMs), o.tags, since, sinceWrites)
+    const store = () => o.local && this._localStore(key, value, byteLength(payload), Math.min(ttlMs + o.graceMs, o.localTtlMs), o.tags, since, sinceWrites, Math.min(ttlMs, o.localTtlMs))
     if (behind) store()
     // In flight until stored: a write of this key meanwhile must fence this store (see `evict`).
     this._begin(key)
@@ -253,15 +370,16 @@ class Cache {
    * `since`: localEpoch() read before the value was read or written (src/cache/coherence.rs:
    * changes reported off the JS thread, and pattern or tag invalidations); `sinceWrites`: this
    * client's write count then (`evict`). A key changed since either is not stored. Synced after
-   * the copy is set, so a removal made off the JS thread meanwhile is never lost.
+   * the copy is set, so a removal made off the JS thread meanwhile is never lost. `freshMs`: how
+   * long of its `ttlMs` the entry is fresh (grace: the rest is stale).
    */
-  _localStore(key, value, bytes, ttlMs, tags, since, sinceWrites) {
+  _localStore(key, value, bytes, ttlMs, tags, since, sinceWrites, freshMs) {
     if (sinceWrites < this._writeFloor || (this._written.get(key) || 0) > sinceWrites) return
     this._syncRemoved()
     const t0 = now()
     const ttl = this._native.localInsert(key, bytes, ttlMs, tags, since)
     if (ttl === null) this._local.delete(key)
-    else this._local.set(key, { value, exp: t0 + ttl, p: undefined })
+    else this._local.set(key, { value, exp: t0 + ttl, fresh: t0 + Math.min(ttl, freshMs), bytes, p: undefined })
     this._syncRemoved()
   }
 
@@ -306,7 +424,7 @@ class Cache {
     const o = this._options(undefined)
     if (o.local) {
       const e = this._local.get(key)
-      if (e !== undefined && e.exp > now()) {
+      if (e !== undefined && e.fresh > now()) {
         this._hit(key)
         return e.value
       }
@@ -350,7 +468,7 @@ class Cache {
   peek(key) {
     checkKey(key)
     const e = this._local.get(key)
-    return e !== undefined && e.exp > now() ? e.value : undefined
+    return e !== undefined && e.fresh > now() ? e.value : undefined
   }
 
   stats() {
@@ -367,6 +485,7 @@ class Cache {
       remoteHits: s.remoteHits,
       loads: s.loads,
       errors: s.cacheErrors,
+      staleServed: this._staleServed,
       hitRate: s.hitRate,
       local: { entries: s.localEntries, bytes: s.localBytes, evictions: s.localEvictions },
     }
@@ -374,7 +493,7 @@ class Cache {
 
   _options(opts) {
     if (opts === undefined || opts === null) {
-      return this._defaults || (this._defaults = { ttlMs: this._defaultTtlMs, localTtlMs: Infinity, tags: [], local: this._useLocal, jitter: this._jitter })
+      return this._defaults || (this._defaults = { ttlMs: this._defaultTtlMs, localTtlMs: Infinity, tags: [], local: this._useLocal, ...this._policy })
     }
     if (typeof opts !== 'object') throw invalid(`options must be an object, got ${describe(opts)}`)
     const ttlMs = opts.ttl === undefined ? this._defaultTtlMs : durationMs('ttl', opts.ttl)
@@ -383,9 +502,19 @@ class Cache {
       localTtlMs: opts.localTtl === undefined ? Infinity : durationMs('localTtl', opts.localTtl),
       tags: opts.tags === undefined ? [] : checkTags(opts.tags),
       local: this._useLocal && opts.local !== false,
-      jitter: opts.jitter === undefined ? this._jitter : checkJitter('jitter', opts.jitter),
+      ...cachePolicy(opts, this._policy, ''),
     }
   }
+}
+
+/** `settled` if it settles within `ms`, else OVERRUN (at once for 0). */
+function race(settled, ms) {
+  if (ms === 0) return OVERRUN
+  let timer
+  const overrun = new Promise((resolve) => {
+    timer = setTimeout(resolve, ms, OVERRUN)
+  })
+  return Promise.race([settled, overrun]).finally(() => clearTimeout(timer))
 }
 
 function checkTags(tags) {

@@ -24,10 +24,43 @@ function durationMs(name, d) {
   return Math.ceil(ms)
 }
 
+/** A duration that may be 0 (an option that 0 turns off, or a timeout of 0 = at once), in ms. */
+function durationOrZeroMs(name, d) {
+  return d === 0 ? 0 : durationMs(name, d)
+}
+
 /** A TTL jitter: the fraction of a TTL an entry's own TTL may differ by, in [0, 1). */
 function checkJitter(name, j) {
   if (typeof j !== 'number' || !(j >= 0 && j < 1)) throw invalid(`${name} must be a number in [0, 1), got ${describe(j)}`)
   return j
+}
+
+/** The library's own defaults of the options `cachePolicy` reads (grace off, no loader time limit). */
+const CACHE_POLICY_DEFAULTS = { jitter: 0, graceMs: 0, graceBackoffMs: 10000, timeoutMs: undefined, hardTimeoutMs: undefined, onLoaderError: undefined }
+
+/**
+ * The options of a cache call that the client's `cache` option may default, checked (`at`
+ * prefixes their names in errors), `base` filling those not given. A soft `timeout` above
+ * `hardTimeout` could never fire: refused.
+ */
+function cachePolicy(src, base, at) {
+  const o = {
+    jitter: src.jitter === undefined ? base.jitter : checkJitter(at + 'jitter', src.jitter),
+    graceMs: src.grace === undefined ? base.graceMs : durationOrZeroMs(at + 'grace', src.grace),
+    graceBackoffMs: src.graceBackoff === undefined ? base.graceBackoffMs : durationMs(at + 'graceBackoff', src.graceBackoff),
+    timeoutMs: src.timeout === undefined ? base.timeoutMs : durationOrZeroMs(at + 'timeout', src.timeout),
+    hardTimeoutMs: src.hardTimeout === undefined ? base.hardTimeoutMs : durationMs(at + 'hardTimeout', src.hardTimeout),
+    onLoaderError: src.onLoaderError === undefined ? base.onLoaderError : checkFunction(at + 'onLoaderError', src.onLoaderError),
+  }
+  if (o.timeoutMs !== undefined && o.hardTimeoutMs !== undefined && o.timeoutMs > o.hardTimeoutMs) {
+    throw invalid(`${at}timeout (${o.timeoutMs} ms) must not exceed ${at}hardTimeout (${o.hardTimeoutMs} ms)`)
+  }
+  return o
+}
+
+function checkFunction(name, f) {
+  if (typeof f !== 'function') throw invalid(`${name} must be a function, got ${describe(f)}`)
+  return f
 }
 
 function checkKey(key, name = 'key') {
@@ -85,4 +118,4 @@ function describe(v) {
   return Array.isArray(v) ? 'an array' : 'an object'
 }
 
-module.exports = { durationMs, checkJitter, checkKey, checkKeys, checkInteger, serialize, deserialize, byteLength, describe }
+module.exports = { durationMs, durationOrZeroMs, cachePolicy, CACHE_POLICY_DEFAULTS, checkJitter, checkKey, checkKeys, checkInteger, serialize, deserialize, byteLength, describe }

@@ -51,7 +51,7 @@ export async function app(): Promise<void> {
     connectTimeoutMs: 2000,
     commandTimeoutMs: 1000,
     failFast: false,
-    cache: { jitter: 0.1 },
+    cache: { jitter: 0.1, grace: '1h', graceBackoff: '10s', timeout: '50ms', hardTimeout: 2, onLoaderError: (err: unknown, k: string) => void [err, k] },
   };
   const noLocal: ClientOptions = { local: false };
   const client: Client = await createClient(options);
@@ -95,6 +95,8 @@ export async function app(): Promise<void> {
   const cacheOpts: CacheOptions = { ttl: TTL.LONG, localTtl: '10s', tags: ['menu'], local: true, jitter: 0.05 };
   const menu: MenuItem[] = await cache.getOrSet('menu:full', () => db.menu(), cacheOpts);
   const syncValue: number = await cache.getOrSet('answer', () => 42);
+  const graceOpts: CacheOptions = { ttl: '5m', grace: '1h', graceBackoff: 10, timeout: 0, hardTimeout: '3s', onLoaderError: (err) => void err };
+  const served: MenuItem[] = await cache.getOrSet('menu:stale', () => db.menu(), graceOpts);
   const maybeMenu: MenuItem[] | null = await cache.get<MenuItem[]>('menu:full');
   await cache.set(key('listing', 42), { id: 42 }, { ttl: 300 });
   const removed: number = (await cache.delete('a')) + (await cache.delete(['a', 'b']));
@@ -103,7 +105,7 @@ export async function app(): Promise<void> {
   const peeked: MenuItem[] | undefined = cache.peek<MenuItem[]>('menu:full');
   const cacheStats: CacheStats = cache.stats();
   const localStats: LocalStats = cacheStats.local;
-  const rate: number = cacheStats.hitRate + localStats.entries + localStats.bytes + localStats.evictions;
+  const rate: number = cacheStats.hitRate + cacheStats.staleServed + localStats.entries + localStats.bytes + localStats.evictions;
 
   // observability
   const rtt: number = await client.ping();
@@ -129,6 +131,8 @@ export async function app(): Promise<void> {
       case 'ERR_SERIALIZE':
       case 'ERR_CLOSED':
       case 'ERR_DRAFT_CONFLICT':
+      case 'ERR_LOADER_TIMEOUT':
+      case 'ERR_LOADER_FAILED':
         break;
       default: {
         const exhaustive: never = code;
@@ -155,6 +159,7 @@ export async function app(): Promise<void> {
     }
   }
   const made = new FerroError('ERR_TIMEOUT', 'took too long');
+  const loaderTimeout: ErrorCode = 'ERR_LOADER_TIMEOUT';
   const asError: Error = made;
 
   // helpers
@@ -167,7 +172,7 @@ export async function app(): Promise<void> {
   await Promise.all([client.close(), fromUrl.close(), fromEnv.close()]);
 
   void [written, name, anything, raw, deleted, present, expired, remaining, n1, n2, n3, many, gone, reply];
-  void [menu, syncValue, maybeMenu, removed, invalidated, byTag, peeked, rate, rtt, status, latency];
+  void [menu, syncValue, served, loaderTimeout, maybeMenu, removed, invalidated, byTag, peeked, rate, rtt, status, latency];
   void [inFlight, sameCache, memory, text, events, asError, k, short, medium, long, veryLong];
 }
 
@@ -221,6 +226,8 @@ export async function helpers(client: Client): Promise<void> {
 export async function refused(client: Client): Promise<void> {
   // @ts-expect-error a jitter is a number
   await client.cache.set('k', 1, { jitter: '10%' });
+  // @ts-expect-error onLoaderError is a function
+  await client.cache.getOrSet('k', () => 1, { onLoaderError: 'log' });
   // @ts-expect-error a ttl is a number or a string
   await client.set('k', 1, { ttl: true });
   // @ts-expect-error keys are strings

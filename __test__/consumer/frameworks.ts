@@ -88,9 +88,9 @@ interface Profile {
 }
 
 const profileKey: FromArgs<string> = (id: string) => key('profile', id);
-const cacheable: CacheableOptions = { key: profileKey, ttl: '10m', tags: (id: string) => [`user:${id}`], jitter: 0.1 };
+const cacheable: CacheableOptions = { key: profileKey, ttl: '10m', tags: (id: string) => [`user:${id}`], jitter: 0.1, grace: '1h', graceBackoff: '5s', timeout: 0, hardTimeout: '2s', onLoaderError: (err: unknown, k: string) => void [err, k] };
 const evict: CacheEvictOptions = { keys: (id: string) => [key('profile', id)], pattern: 'profiles:*', tags: ['profiles'] };
-const put: CachePutOptions = { key: profileKey, ttl: 60, jitter: 0.1 };
+const put: CachePutOptions = { key: profileKey, ttl: 60, jitter: 0.1, grace: '1h' };
 
 @Injectable()
 export class ProfileService {

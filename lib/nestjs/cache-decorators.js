@@ -9,15 +9,20 @@
 const { Inject } = require('@nestjs/common')
 const { PROPERTY_DEPS_METADATA } = require('@nestjs/common/constants')
 const { FerroError, invalid } = require('../errors')
-const { checkKey, checkJitter, durationMs, describe } = require('../values')
+const { checkKey, cachePolicy, CACHE_POLICY_DEFAULTS, durationMs, describe } = require('../values')
 const { FERRO_CLIENT } = require('./module')
 
 /** The instance property Nest fills with the client. */
 const CLIENT = Symbol('ferrocache client')
 /** Errors of an eviction or a write after the method succeeded that leave the method's result standing. */
 const UNAVAILABLE = new Set(['ERR_UNAVAILABLE', 'ERR_TIMEOUT'])
+/** The cache options passed through as given (checked at decoration by `cachePolicy`). */
+const POLICY = ['jitter', 'grace', 'graceBackoff', 'timeout', 'hardTimeout', 'onLoaderError']
 
-/** `@Cacheable({ key, ttl, tags, jitter })`: `cache.getOrSet(key(...args), () => method(...args), { ttl, tags, jitter })`. */
+/**
+ * `@Cacheable({ key, ttl, tags, ...policy })`: `cache.getOrSet(key(...args), () => method(...args), { ttl, tags, ...policy })`,
+ * the policy being the options of POLICY (jitter, grace, loader timeouts).
+ */
 function Cacheable(opts) {
   const o = options('Cacheable', opts, ['key'])
   return decorate('Cacheable', (site, method) =>
@@ -29,7 +34,7 @@ function Cacheable(opts) {
   )
 }
 
-/** `@CachePut({ key, ttl, tags, jitter })`: runs the method, then stores its result under `key(...args)`. */
+/** `@CachePut({ key, ttl, tags, ...policy })`: runs the method, then stores its result under `key(...args)`. */
 function CachePut(opts) {
   const o = options('CachePut', opts, ['key'])
   return decorate('CachePut', (site, method) =>
@@ -84,7 +89,7 @@ function options(name, opts, required) {
     }
   }
   if (opts.ttl !== undefined) durationMs(`@${name} ttl`, opts.ttl)
-  if (opts.jitter !== undefined) checkJitter(`@${name} jitter`, opts.jitter)
+  cachePolicy(opts, CACHE_POLICY_DEFAULTS, `@${name} `)
   return opts
 }
 
@@ -144,7 +149,7 @@ function listOf(site, what, spec, args) {
 function cacheOptions(site, o, args) {
   const opts = {}
   if (o.ttl !== undefined) opts.ttl = o.ttl
-  if (o.jitter !== undefined) opts.jitter = o.jitter
+  for (const field of POLICY) if (o[field] !== undefined) opts[field] = o[field]
   if (o.tags !== undefined) opts.tags = listOf(site, 'tags', o.tags, args)
   return opts
 }
