@@ -27,6 +27,8 @@ import { BACKENDS } from './backends';
 import { cleanupPrefixes, expectFerroError, expectRejectsWith, relaxed, startRedis, testUrl, uniquePrefix, waitFor } from './helpers';
 
 const profileKey = (id: string) => key('profile', id);
+/** What the `onLoaderError` of ProfileService.graced received (a decorator option is static). */
+const graceErrorsSeen: unknown[] = [];
 
 @Injectable()
 class ProfileService {
@@ -53,6 +55,16 @@ class ProfileService {
   @Cacheable({ key: (i: number) => `jittered:${i}`, ttl: 100, jitter: 0.5 })
   async jittered(i: number): Promise<number> {
     return i;
+  }
+
+  graceLoads = 0;
+
+  /** Fresh for 200 ms, then stale for a minute; the method fails from its second call on. */
+  @Cacheable({ key: (id: string) => `graced:${id}`, ttl: '200ms', grace: '60s', graceBackoff: '60s', onLoaderError: (err) => graceErrorsSeen.push(err) })
+  async graced(id: string): Promise<string> {
+    this.graceLoads++;
+    if (this.graceLoads > 1) throw new Error('db down');
+    return `v${id}`;
   }
 
   @CachePut({ key: profileKey, ttl: 60 })
@@ -196,6 +208,18 @@ describe.each(BACKENDS)('ferrocache/nestjs on $name', (backend) => {
     expect(new Set(ttls).size).toBeGreaterThan(1);
   });
 
+  it('@Cacheable passes grace on: a stale result is served when the method throws, the error reported', async () => {
+    expect(await profiles.graced('1')).toBe('v1');
+    expect(client.cache.peek('graced:1')).toBe('v1');
+    await client.cache.drained();
+    await waitFor(() => client.cache.peek('graced:1') === undefined, 10_000, 20, 'the entry is stale');
+    const seen = graceErrorsSeen.length;
+    expect(await profiles.graced('1')).toBe('v1');
+    expect(profiles.graceLoads).toBe(2);
+    expect(graceErrorsSeen.length - seen).toBe(1);
+    expect(client.cache.stats().staleServed).toBeGreaterThan(0);
+  });
+
   it('@CacheEvict by keys, pattern and tags: the next call re-loads', async () => {
     await profiles.get('1');
     expect(await profiles.update('1')).toBe('updated 1');
@@ -328,6 +352,9 @@ describe('ferrocache/nestjs misconfiguration fails loudly', () => {
       () => Cacheable({ key: 'k', ttl: 0 }),
       () => Cacheable({ key: 'k', jitter: 1 }),
       () => CachePut({ key: 'k', jitter: -0.1 }),
+      () => Cacheable({ key: 'k', grace: -1 }),
+      () => Cacheable({ key: 'k', timeout: '2s', hardTimeout: '1s' }),
+      () => CachePut({ key: 'k', grace: 'soon' }),
       () => CacheEvict({}),
       () => CachePut({ ttl: 5 } as never),
       () => RateLimit({ limit: 0, window: 60 }),
