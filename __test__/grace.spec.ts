@@ -149,8 +149,8 @@ describe.each(backends)('$name', (backend) => {
       expect(c.cache.stats().staleServed).toBe(0);
     });
 
-    test('a key deleted while its loader runs is not served stale when the loader fails', async () => {
-      const c = await open();
+    test.each([['with L1', {}], ['without L1', { local: false as const }]])('a key deleted while its loader runs is not served stale when the loader fails (%s)', async (_name, local) => {
+      const c = await open(local);
       await staleEntry(c, 'k', 'old');
       const load = deferred<string>();
       let started = false;

@@ -398,7 +398,8 @@ class Cache {
    * fence is kept here, on the JS thread, without a native call unless Rust holds a copy.
    */
   evict(keys) {
-    if (!this._useLocal) return
+    // Without L1 only the fence matters, and only while a getOrSet may serve a stale value.
+    if (!this._useLocal && this._pending.size === 0) return
     const n = ++this._writes
     let any = false
     for (const k of keys) {
