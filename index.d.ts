@@ -196,7 +196,10 @@ export interface CacheStats {
   remoteHits: number
   loads: number
   errors: number
-  /** Stale values served by getOrSet within their grace (the loader failed or overran, or Redis was unreachable). */
+  /**
+   * Stale values served by getOrSet within their grace (the loader failed or overran, or Redis
+   * was unreachable): once per load, the callers of this process sharing it not counted again.
+   */
   staleServed: number
   /** hits / (hits + misses), 0 when nothing was read. */
   hitRate: number
