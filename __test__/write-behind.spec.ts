@@ -72,6 +72,26 @@ describe.each(BACKENDS)('$name', (backend) => {
       expect(c.cache.peek('menu')).toEqual({ dishes: ['soup'] });
     });
 
+    test('an invalidation issued right after a miss covers its background write', async () => {
+      const c = await open({ local: false });
+      // The miss's SET and SADD are held up by the pause; the invalidation is issued meanwhile.
+      const resume = backend.name === 'memory' ? undefined : await pauseWrites();
+      let invalidated: Promise<number>;
+      try {
+        expect(await c.cache.getOrSet('tagged', async () => 1, { tags: ['t'] })).toBe(1);
+        invalidated = c.cache.invalidateTags(['t']);
+        // Let the invalidation reach the server (its reads are not paused) before the writes resume.
+        await new Promise((r) => setTimeout(r, 50));
+      } finally {
+        await resume?.();
+      }
+      expect(await invalidated!).toBe(1);
+      expect(await stored('tagged')).toBeNull();
+      expect(await c.cache.getOrSet('matched', async () => 2)).toBe(2);
+      expect(await c.cache.invalidate('matched')).toBe(1);
+      expect(await stored('matched')).toBeNull();
+    });
+
     test('callers arriving during the background write share the one loader call (without L1 too)', async () => {
       const c = await open({ local: false });
       const loader = jest.fn(async () => 'v1');

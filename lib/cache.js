@@ -446,9 +446,15 @@ class Cache {
     return this._client.del(keys)
   }
 
+  /**
+   * Waits first for the background writes begun so far (write-behind): the server work runs on
+   * connections of its own (on Cluster, not ordered after this client's batches), and an
+   * invalidation issued after a caller had its value must cover that value's write.
+   */
   async invalidate(pattern) {
     this._client._open()
     checkKey(pattern, 'pattern')
+    await this.drained()
     try {
       return await this._client._transport.op((id) => this._native.invalidate(id, pattern))
     } finally {
@@ -456,9 +462,11 @@ class Cache {
     }
   }
 
+  /** As `invalidate`, after the background writes begun so far. */
   async invalidateTags(tags) {
     this._client._open()
     checkTags(tags)
+    await this.drained()
     try {
       return await this._client._transport.op((id) => this._native.invalidateTags(id, tags))
     } finally {
