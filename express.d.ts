@@ -1,8 +1,9 @@
 /// <reference types="node" />
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
-import type { Client, Duration, RateLimiter, RateLimitResult, TokenBlacklist } from './index'
+import type { CachePolicy, Client, Duration, RateLimiter, RateLimitResult, TokenBlacklist } from './index'
 
-export interface CacheResponseOptions {
+/** `jitter` as in {@link CachePolicy}. */
+export interface CacheResponseOptions extends Pick<CachePolicy, 'jitter'> {
   /** Redis TTL of a cached response. */
   ttl: Duration
   /**
@@ -12,8 +13,6 @@ export interface CacheResponseOptions {
   key?: string | ((req: Request) => string)
   /** Tags for `cache.invalidateTags`, or a function of the request returning them. */
   tags?: string[] | ((req: Request) => string[])
-  /** TTL jitter, as `CacheOptions.jitter`. */
-  jitter?: number
   /** Request headers whose values are part of the key (and listed in the `Vary` response header). */
   vary?: string[]
 }

@@ -108,44 +108,16 @@ export interface ClientOptions {
   cache?: CacheDefaults
 }
 
-/** The `cache` option of `createClient`: each field as in {@link CacheOptions}. */
-export interface CacheDefaults {
-  /** Default 0 (every entry gets exactly its `ttl`). */
-  jitter?: number
-  /** Default 0: off. */
-  grace?: Duration
-  /** Default '10s'. */
-  graceBackoff?: Duration
-  /** Default: none. */
-  timeout?: Duration
-  /** Default: none. */
-  hardTimeout?: Duration
-  /** Default: none (background loader errors are emitted as `'error'`). */
-  onLoaderError?: (err: unknown, key: string) => void
-}
-
-export interface SetOptions {
-  ttl?: Duration
-  /** Only set when the key does not exist. */
-  nx?: boolean
-  /** Only set when the key exists. */
-  xx?: boolean
-}
-
-export interface CacheOptions {
-  /** Redis TTL of the entry. Default: the client's `defaultTtl`. */
-  ttl?: Duration
-  /** L1 TTL of the entry, capped by `ttl` and the L1 `ttl`. */
-  localTtl?: Duration
-  /** Tags for `invalidateTags`. */
-  tags?: string[]
-  /** `false` skips the L1 tier for this entry. */
-  local?: boolean
+/**
+ * How a cache entry is written and served when its loader fails or is slow: the options of
+ * `cache.getOrSet` / `cache.set` (and of `@Cacheable`) that may also be client-wide defaults
+ * (the `cache` option of `createClient`; a call's own options override them).
+ */
+export interface CachePolicy {
   /**
    * TTL jitter, a fraction in [0, 1) (else ERR_INVALID_ARGUMENT, nothing written): the entry's
    * TTL, in Redis and in L1, is drawn uniformly in `ttl × (1 ± jitter)` (to the millisecond), so
-   * keys written together do not expire together. `0.1` spreads them by ±10 %. Default: the
-   * client's `cache.jitter`, else 0.
+   * keys written together do not expire together. `0.1` spreads them by ±10 %. Default 0.
    */
   jitter?: number
   /**
@@ -181,6 +153,28 @@ export interface CacheOptions {
    * exception `onLoaderError` throws). Never an unhandled rejection.
    */
   onLoaderError?: (err: unknown, key: string) => void
+}
+
+/** The `cache` option of `createClient`: client-wide defaults of {@link CachePolicy}. */
+export type CacheDefaults = CachePolicy
+
+export interface SetOptions {
+  ttl?: Duration
+  /** Only set when the key does not exist. */
+  nx?: boolean
+  /** Only set when the key exists. */
+  xx?: boolean
+}
+
+export interface CacheOptions extends CachePolicy {
+  /** Redis TTL of the entry. Default: the client's `defaultTtl`. */
+  ttl?: Duration
+  /** L1 TTL of the entry, capped by `ttl` and the L1 `ttl`. */
+  localTtl?: Duration
+  /** Tags for `invalidateTags`. */
+  tags?: string[]
+  /** `false` skips the L1 tier for this entry. */
+  local?: boolean
 }
 
 export interface LocalStats {

@@ -1,6 +1,6 @@
 import type { CanActivate, DynamicModule, ExecutionContext, InjectionToken, ModuleMetadata, OnApplicationShutdown, OptionalFactoryDependency } from '@nestjs/common'
 import type { Reflector } from '@nestjs/core'
-import type { Client, ClientOptions, Duration, RateLimitAlgorithm, TokenBlacklistOptions } from './index'
+import type { CachePolicy, Client, ClientOptions, Duration, RateLimitAlgorithm, TokenBlacklistOptions } from './index'
 
 /** The injection token of the client. */
 export declare const FERRO_CLIENT: 'FERRO_CLIENT'
@@ -26,23 +26,16 @@ export declare class FerroModule implements OnApplicationShutdown {
 /** A value, or a function of the decorated method's arguments. */
 export type FromArgs<T> = T | ((...args: any[]) => T)
 
-export interface CacheableOptions {
+/**
+ * The method's result is cached as by `cache.getOrSet`, under the same {@link CachePolicy}: with
+ * `grace`, a stale result is served when the method throws or overruns `timeout`, and
+ * `onLoaderError` receives the method's errors no caller gets.
+ */
+export interface CacheableOptions extends CachePolicy {
   key: FromArgs<string>
   /** Default: the client's `defaultTtl`. */
   ttl?: Duration
   tags?: FromArgs<string[]>
-  /** TTL jitter, as `CacheOptions.jitter`. */
-  jitter?: number
-  /** As `CacheOptions.grace`: a stale result is served when the method throws or overruns `timeout`. */
-  grace?: Duration
-  /** As `CacheOptions.graceBackoff`. */
-  graceBackoff?: Duration
-  /** As `CacheOptions.timeout` (stale-while-revalidate). */
-  timeout?: Duration
-  /** As `CacheOptions.hardTimeout` (ERR_LOADER_TIMEOUT). */
-  hardTimeout?: Duration
-  /** As `CacheOptions.onLoaderError`: the method's errors no caller receives. */
-  onLoaderError?: (err: unknown, key: string) => void
 }
 
 /**
@@ -52,14 +45,11 @@ export interface CacheableOptions {
  */
 export declare function Cacheable(options: CacheableOptions): MethodDecorator
 
-export interface CachePutOptions {
+/** How the stored result is written: `jitter` and `grace` as in {@link CachePolicy}. */
+export interface CachePutOptions extends Pick<CachePolicy, 'jitter' | 'grace'> {
   key: FromArgs<string>
   ttl?: Duration
   tags?: FromArgs<string[]>
-  /** TTL jitter, as `CacheOptions.jitter`. */
-  jitter?: number
-  /** As `CacheOptions.grace`: the entry lives `ttl + grace`, stale for its last `grace`. */
-  grace?: Duration
 }
 
 /** Runs the method, then stores its result under `key`. */
